@@ -1,0 +1,85 @@
+//! # rouse
+//!
+//! I/O readiness with mio's API — [`Poll`], [`Registry`],
+//! [`event::Source`], [`Token`], [`Interest`], [`Events`], [`Waker`] — on a
+//! core that never allocates and builds without `std`, with the backend
+//! chosen by a type parameter so several backends work in one program.
+//!
+//! ```
+//! use rouse::{Events, Interest, Poll, Token};
+//! # #[cfg(feature = "net")] {
+//! use rouse::net::{TcpListener, TcpStream};
+//!
+//! let mut poll = Poll::new()?;
+//! let mut events = Events::with_capacity(128);
+//!
+//! let mut server = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//! poll.registry().register(&mut server, Token(0), Interest::READABLE)?;
+//!
+//! let mut client = TcpStream::connect(server.local_addr()?)?;
+//! poll.registry().register(&mut client, Token(1), Interest::WRITABLE)?;
+//!
+//! let (mut connected, mut accepted) = (false, false);
+//! while !(connected && accepted) {
+//!     poll.poll(&mut events, None)?;
+//!     for event in &events {
+//!         match event.token() {
+//!             Token(0) => accepted |= server.accept().is_ok(),
+//!             Token(1) => connected |= event.is_writable(),
+//!             _ => unreachable!(),
+//!         }
+//!     }
+//! }
+//! # }
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! ## Backends
+//!
+//! | backend | type | feature | targets |
+//! |---|---|---|---|
+//! | epoll | [`sys::EpollSelector`] | `epoll` | Linux, Android |
+//! | poll(2) | [`sys::PollSelector<N>`] | `poll` | every Unix |
+//!
+//! [`sys::DefaultSelector`] is epoll where the `epoll` feature is on and the
+//! target has it, otherwise poll(2). Backends that keep registrations in user
+//! space (poll(2)) use a table of `N` entries fixed at compile time.
+//!
+//! ## Features
+//!
+//! `std` (default): `std::io::Error`, [`Registry::try_clone`] on table
+//! backends, `Box<dyn Source>`. `net` (default): [`net`] types.
+//! `os-poll` (default): every backend the target supports. Without `std`
+//! the crate uses neither `std` nor `alloc`.
+#![no_std]
+#![deny(missing_docs, unsafe_op_in_unsafe_fn)]
+#![warn(rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod event;
+mod interest;
+pub mod io;
+mod poll;
+pub mod sys;
+#[cfg_attr(not(feature = "poll"), allow(dead_code))]
+mod table;
+mod token;
+mod waker;
+
+#[cfg(feature = "net")]
+pub mod net;
+
+pub use event::Events;
+pub use interest::Interest;
+pub use poll::{Poll, Registry};
+pub use token::Token;
+pub use waker::Waker;
+
+/// Unix-only extensions.
+#[cfg(unix)]
+pub mod unix {
+    pub use crate::sys::unix::SourceFd;
+}

@@ -1,0 +1,193 @@
+//! The backend boundary: the [`Selector`] trait every backend implements,
+//! the [`RawEvent`] trait for the records a backend reports, and the one
+//! place (`cfg_if!` below) where targets and features pick backends.
+//!
+//! Backend code lives only below this module. Nothing here allocates.
+
+use core::time::Duration;
+
+use crate::event::Event;
+use crate::{io, Interest, Token};
+
+#[cfg(unix)]
+pub(crate) mod unix;
+
+#[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
+pub mod epoll;
+#[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
+pub use self::epoll::EpollSelector;
+
+#[cfg(all(feature = "poll", unix))]
+mod lock;
+#[cfg(all(feature = "poll", unix))]
+pub mod poll;
+#[cfg(all(feature = "poll", unix))]
+pub use self::poll::PollSelector;
+
+#[cfg(feature = "std")]
+pub use self::arm::{Arm, Rearm};
+#[cfg(feature = "std")]
+mod arm;
+
+#[cfg(not(feature = "std"))]
+pub(crate) use self::unix::errno_kind;
+
+cfg_if::cfg_if! {
+    if #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))] {
+        /// The selector `Poll::new()` uses: epoll on Linux and Android when
+        /// the `epoll` feature is on, otherwise poll(2) on every Unix.
+        pub type DefaultSelector = EpollSelector;
+    } else if #[cfg(all(feature = "poll", unix))] {
+        /// The selector `Poll::new()` uses: epoll on Linux and Android when
+        /// the `epoll` feature is on, otherwise poll(2) on every Unix.
+        pub type DefaultSelector = PollSelector;
+    } else {
+        compile_error!(
+            "rouse: no backend for this target; enable a backend feature \
+             (`os-poll`, or one of `epoll`, `poll`) that the target supports"
+        );
+    }
+}
+
+/// A readiness record as a backend reports it.
+///
+/// For epoll this is the kernel's own `epoll_event`, so the kernel fills
+/// [`Events`](crate::Events) directly and reading an event copies nothing.
+/// The accessors follow mio's portable meaning of each readiness kind.
+pub trait RawEvent: Copy + Default + Send + Sync + 'static {
+    /// The token the source was registered with.
+    fn token(&self) -> Token;
+    /// The source can be read (or accepted from) without blocking.
+    fn is_readable(&self) -> bool;
+    /// The source can be written (or has connected) without blocking.
+    fn is_writable(&self) -> bool;
+    /// The source has an error pending (`take_error` tells which).
+    fn is_error(&self) -> bool;
+    /// The read half is closed: reads return end-of-file.
+    fn is_read_closed(&self) -> bool;
+    /// The write half is closed: writes fail.
+    fn is_write_closed(&self) -> bool;
+    /// Priority (out-of-band) data can be read.
+    fn is_priority(&self) -> bool;
+}
+
+/// A readiness backend: what [`Poll`](crate::Poll) and
+/// [`Registry`](crate::Registry) need from an OS (or from a board's own
+/// network stack).
+///
+/// Every method takes `&self`: a selector is shared by [`Poll`] and any
+/// number of cloned registries, possibly across threads. Implementations
+/// report readiness edge-triggered: after an event for a source, that
+/// source is reported again only when new readiness arrives (or, for
+/// backends that emulate edges, once the source is re-armed by
+/// `reregister` or by [`Arm::rearm`] after a `WouldBlock`).
+///
+/// [`Poll`]: crate::Poll
+pub trait Selector: Sized {
+    /// The OS handle a source registers with (`RawFd` on Unix).
+    type Raw: Copy + Eq + core::fmt::Debug;
+    /// The record `select` writes per ready source.
+    type Event: RawEvent;
+    /// The backend's half of a [`Waker`](crate::Waker).
+    type Waker;
+
+    /// Creates the selector (one syscall or a few; no allocation except
+    /// where documented by the backend).
+    fn new() -> io::Result<Self>;
+
+    /// A second handle to the same selector, for a cloned
+    /// [`Registry`](crate::Registry).
+    fn try_clone(&self) -> io::Result<Self>;
+
+    /// Starts monitoring `raw` for `interests`, reported with `token`.
+    ///
+    /// Fails with `AlreadyExists` if `raw` is registered already.
+    fn register(&self, raw: Self::Raw, token: Token, interests: Interest) -> io::Result<()>;
+
+    /// Replaces the token and interests of a registered `raw` (and re-arms it).
+    ///
+    /// Fails with `NotFound` if `raw` is not registered.
+    fn reregister(&self, raw: Self::Raw, token: Token, interests: Interest) -> io::Result<()>;
+
+    /// Stops monitoring `raw`; its token is never reported after this returns.
+    ///
+    /// Fails with `NotFound` if `raw` is not registered.
+    fn deregister(&self, raw: Self::Raw) -> io::Result<()>;
+
+    /// Waits for readiness and writes up to `events.len()` events, returning
+    /// how many were written. `events` is never empty. `None` blocks until
+    /// an event; a timeout is rounded up to the backend's granularity.
+    fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize>;
+
+    /// Creates the backend's waker, reported with `token` when woken.
+    fn new_waker(&self, token: Token) -> io::Result<Self::Waker>;
+
+    /// Wakes the selector that made `waker`: its `select` returns (now, or
+    /// at once next time) with an event for the waker's token.
+    fn wake(waker: &Self::Waker) -> io::Result<()>;
+
+    /// Like [`register`](Selector::register), also returning the handle a
+    /// source uses to re-arm itself after `WouldBlock` on backends that
+    /// emulate edge triggering. `None` (the default) means re-arming is not
+    /// needed: the kernel reports edges itself.
+    #[cfg(feature = "std")]
+    fn register_armed(
+        &self,
+        raw: Self::Raw,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<Option<Arm>> {
+        self.register(raw, token, interests).map(|()| None)
+    }
+
+    /// Like [`reregister`](Selector::reregister), returning the re-arm
+    /// handle as [`register_armed`](Selector::register_armed) does.
+    #[cfg(feature = "std")]
+    fn reregister_armed(
+        &self,
+        raw: Self::Raw,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<Option<Arm>> {
+        self.reregister(raw, token, interests).map(|()| None)
+    }
+}
+
+/// Converts a poll timeout to whole milliseconds for a C `int` argument:
+/// `None` is `-1` (block), anything else is rounded *up* to the next
+/// millisecond (so 1 ns waits 1 ms instead of spinning) and capped at
+/// `i32::MAX` ms (about 24.8 days), so `Duration::MAX` cannot overflow.
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
+    const CAP: u64 = i32::MAX as u64;
+    match timeout {
+        None => -1,
+        Some(t) => {
+            let whole = t.as_secs().saturating_mul(1_000);
+            let sub = u64::from(t.subsec_nanos()).div_ceil(1_000_000);
+            // `min` keeps the value within i32, so the cast is exact.
+            whole.saturating_add(sub).min(CAP) as i32
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::timeout_ms;
+    use core::time::Duration;
+
+    #[test]
+    fn timeouts_round_up_and_saturate() {
+        assert_eq!(timeout_ms(None), -1);
+        assert_eq!(timeout_ms(Some(Duration::ZERO)), 0);
+        assert_eq!(timeout_ms(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(timeout_ms(Some(Duration::from_micros(1_001))), 2);
+        assert_eq!(timeout_ms(Some(Duration::from_millis(7))), 7);
+        assert_eq!(timeout_ms(Some(Duration::from_secs(3))), 3_000);
+        assert_eq!(timeout_ms(Some(Duration::MAX)), i32::MAX);
+        assert_eq!(
+            timeout_ms(Some(Duration::from_secs(u64::MAX / 999))),
+            i32::MAX
+        );
+    }
+}

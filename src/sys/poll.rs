@@ -1,0 +1,559 @@
+//! The poll(2) backend (every Unix; the fallback where epoll is missing).
+//!
+//! The kernel keeps no registrations, so they live in a [`TokenTable`] of
+//! `N` entries beside a dense `pollfd` array that is handed to poll(2) as
+//! it is: registering writes one `pollfd`, polling scans only until poll(2)'s
+//! ready count is reached, and nothing is ever allocated after creation.
+//!
+//! Edge triggering is emulated: once a direction is reported, its bit is
+//! cleared from the `pollfd` (and the fd negated, so poll(2) ignores it, once
+//! no bit is left) until the source is re-armed, by `reregister` or by a net
+//! type that met `WouldBlock`.
+//!
+//! Threads: the table is locked while poll(2) runs. A registration from
+//! another thread that finds the lock taken signals the notification fd,
+//! which makes the poller leave poll(2), let the registration in and wait
+//! again with the time left; so the change takes effect before that poll
+//! returns, and the poller's own thread never pays for a signal.
+
+use core::fmt;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use core::time::Duration;
+
+#[cfg(feature = "std")]
+use std::sync::Arc;
+
+use super::lock::{relax, Lock};
+use super::unix::notify::{signal_fd, Notify};
+use super::unix::{check_fd, last_error, monotonic_now, Fd};
+use super::{timeout_ms, RawEvent, Selector};
+use crate::event::Event;
+use crate::table::TokenTable;
+use crate::{io, Interest, Token};
+
+/// The table capacity of the default `PollSelector`.
+pub const DEFAULT_TABLE_CAPACITY: usize = 1024;
+
+/// The poll(2) selector, with room for `N` registrations.
+///
+/// With `std` its state is shared (one allocation, made by `new`) so that
+/// [`Registry::try_clone`](crate::Registry::try_clone) works and other
+/// threads can register while one polls. Without `std` the state is inline
+/// (no allocation at all) and `try_clone` returns `Unsupported`.
+///
+/// At most one [`Waker`](crate::Waker) per selector.
+pub struct PollSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
+    #[cfg(feature = "std")]
+    state: Arc<State<N>>,
+    #[cfg(not(feature = "std"))]
+    state: State<N>,
+}
+
+struct State<const N: usize> {
+    inner: Lock<Inner<N>>,
+    /// Registrations waiting for the poller to leave poll(2).
+    waiting: AtomicUsize,
+    /// Interrupts a poll(2) in progress.
+    notify: Notify,
+}
+
+/// The `pollfd`s in the order poll(2) gets them: two fixed ones, then one
+/// per registration. `repr(C)` of `pollfd`s only, so it is one array.
+#[repr(C)]
+struct Fds<const N: usize> {
+    notify: libc::pollfd,
+    wake: libc::pollfd,
+    user: [libc::pollfd; N],
+}
+
+const FIXED_FDS: usize = 2;
+
+struct Inner<const N: usize> {
+    fds: Fds<N>,
+    /// `table.entries()[i]` describes `fds.user[i]`.
+    table: TokenTable<libc::c_int, N>,
+    waker: Option<(Notify, Token)>,
+}
+
+const UNUSED: libc::pollfd = libc::pollfd {
+    fd: -1,
+    events: 0,
+    revents: 0,
+};
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const RDHUP: libc::c_short = libc::POLLRDHUP;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const RDHUP: libc::c_short = 0;
+
+fn poll_bits(interests: Interest) -> libc::c_short {
+    let mut bits = 0;
+    if interests.is_readable() {
+        bits |= libc::POLLIN | RDHUP;
+    }
+    if interests.is_writable() {
+        bits |= libc::POLLOUT;
+    }
+    if interests.is_priority() {
+        bits |= libc::POLLPRI;
+    }
+    bits
+}
+
+impl<const N: usize> State<N> {
+    fn new() -> io::Result<Self> {
+        let notify = Notify::new()?;
+        let fds = Fds {
+            notify: libc::pollfd {
+                fd: notify.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            wake: UNUSED,
+            user: [UNUSED; N],
+        };
+        Ok(State {
+            inner: Lock::new(Inner {
+                fds,
+                table: TokenTable::new(),
+                waker: None,
+            }),
+            waiting: AtomicUsize::new(0),
+            notify,
+        })
+    }
+
+    /// Runs `change` on the table, interrupting a poll(2) in progress on
+    /// another thread if there is one.
+    fn modify<R>(&self, change: impl FnOnce(&mut Inner<N>) -> io::Result<R>) -> io::Result<R> {
+        if let Some(mut inner) = self.inner.try_lock() {
+            return change(&mut inner);
+        }
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // If signalling fails the poller still lets go when its poll ends.
+        let _ = self.notify.signal();
+        let mut inner = self.inner.lock();
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        change(&mut inner)
+    }
+
+    fn register(
+        &self,
+        fd: libc::c_int,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<(u32, usize)> {
+        check_fd(fd)?;
+        self.modify(|inner| {
+            let entry = inner.table.insert(fd, token, interests)?;
+            let i = inner.table.len() - 1;
+            inner.fds.user[i] = libc::pollfd {
+                fd,
+                events: poll_bits(interests),
+                revents: 0,
+            };
+            Ok((entry.gen, i))
+        })
+    }
+
+    fn reregister(
+        &self,
+        fd: libc::c_int,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<(u32, usize)> {
+        self.modify(|inner| {
+            let i = inner.table.update(fd, token, interests)?;
+            inner.fds.user[i] = libc::pollfd {
+                fd,
+                events: poll_bits(interests),
+                revents: 0,
+            };
+            Ok((inner.table.entries()[i].gen, i))
+        })
+    }
+
+    fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
+        self.modify(|inner| {
+            let i = inner.table.remove(fd)?;
+            // Mirror the table's swap_remove.
+            inner.fds.user[i] = inner.fds.user[inner.table.len()];
+            Ok(())
+        })
+    }
+
+    fn select(
+        &self,
+        events: &mut [Event<PollSelector<N>>],
+        timeout: Option<Duration>,
+    ) -> io::Result<usize> {
+        let deadline = match timeout {
+            Some(t) if !t.is_zero() => Some(monotonic_now().saturating_add(t)),
+            _ => None,
+        };
+        let mut wait = timeout;
+        loop {
+            // Let waiting registrations in before taking the lock again.
+            while self.waiting.load(Ordering::SeqCst) != 0 {
+                relax();
+            }
+            let mut guard = self.inner.lock();
+            let inner = &mut *guard;
+            let nfds = FIXED_FDS + inner.table.len();
+            // SAFETY: `Fds` is repr(C) and made of `pollfd`s only, so it is
+            // an array of FIXED_FDS + N pollfds, of which `nfds` are in use;
+            // the pointer comes from the whole struct, which the lock keeps
+            // exclusively ours for the call.
+            let n = unsafe {
+                libc::poll(
+                    (&mut inner.fds as *mut Fds<N>).cast::<libc::pollfd>(),
+                    nfds as libc::nfds_t,
+                    timeout_ms(wait),
+                )
+            };
+            if n < 0 {
+                return Err(last_error());
+            }
+            let mut ready = n as usize;
+            let mut out = 0;
+            if ready > 0 && inner.fds.notify.revents != 0 {
+                ready -= 1;
+                self.notify.drain();
+            }
+            if ready > 0 && inner.fds.wake.revents != 0 {
+                ready -= 1;
+                if let Some((wake, token)) = &inner.waker {
+                    wake.drain();
+                    events[out] = Event::from_raw(PollEvent::new(token.0, READABLE));
+                    out += 1;
+                }
+            }
+            let entries = inner.table.entries();
+            let user = &mut inner.fds.user[..entries.len()];
+            // Stop as soon as poll(2)'s count is reached.
+            let mut i = 0;
+            while ready > 0 && out < events.len() && i < user.len() {
+                let pfd = &mut user[i];
+                if pfd.revents != 0 {
+                    ready -= 1;
+                    let entry = &entries[i];
+                    let bits = readiness(pfd.revents, entry.interests);
+                    disarm(pfd, entry.raw);
+                    events[out] = Event::from_raw(PollEvent::new(entry.token.0, bits));
+                    out += 1;
+                }
+                i += 1;
+            }
+            drop(guard);
+            if out > 0 || n == 0 {
+                return Ok(out);
+            }
+            // Only the notification fd fired: wait again for the time left.
+            match (deadline, timeout) {
+                (_, None) => {}
+                (Some(deadline), _) => {
+                    let now = monotonic_now();
+                    if now >= deadline {
+                        return Ok(0);
+                    }
+                    wait = Some(deadline - now);
+                }
+                (None, Some(_)) => return Ok(0),
+            }
+        }
+    }
+
+    fn new_waker(&self, token: Token) -> io::Result<PollWaker> {
+        self.modify(|inner| {
+            if inner.waker.is_some() {
+                return Err(io::error(
+                    io::ErrorKind::AlreadyExists,
+                    "this Poll already has a Waker (the poll(2) backend supports one)",
+                    None,
+                ));
+            }
+            let wake = Notify::new()?;
+            let fd = wake.writer()?;
+            inner.fds.wake = libc::pollfd {
+                fd: wake.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            inner.waker = Some((wake, token));
+            Ok(PollWaker { fd })
+        })
+    }
+}
+
+/// Stops watching what `pfd` has just reported. An error, hang-up or
+/// invalid fd ends every direction; if nothing is left the fd is negated
+/// (`!fd`), which poll(2) skips, so a hung-up fd cannot spin the poller.
+fn disarm(pfd: &mut libc::pollfd, fd: libc::c_int) {
+    let rev = pfd.revents;
+    if rev & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+        pfd.events = 0;
+    } else {
+        let mut clear = 0;
+        if rev & (libc::POLLIN | RDHUP) != 0 {
+            clear |= libc::POLLIN | RDHUP;
+        }
+        if rev & libc::POLLPRI != 0 {
+            clear |= libc::POLLPRI;
+        }
+        if rev & libc::POLLOUT != 0 {
+            clear |= libc::POLLOUT;
+        }
+        pfd.events &= !clear;
+    }
+    if pfd.events == 0 {
+        pfd.fd = !fd;
+    }
+}
+
+const READABLE: u8 = 1;
+const WRITABLE: u8 = 2;
+const ERROR: u8 = 4;
+const READ_CLOSED: u8 = 8;
+const WRITE_CLOSED: u8 = 16;
+const PRIORITY: u8 = 32;
+
+/// Translates poll(2)'s `revents` into portable readiness. An error or
+/// hang-up also marks the directions the source asked for as ready, so a
+/// task waiting on either finds out by trying its operation.
+fn readiness(rev: libc::c_short, interests: Interest) -> u8 {
+    let err = rev & (libc::POLLERR | libc::POLLNVAL) != 0;
+    let hup = rev & libc::POLLHUP != 0;
+    let nval = rev & libc::POLLNVAL != 0;
+    let mut bits = 0;
+    if rev & (libc::POLLIN | libc::POLLPRI | RDHUP) != 0
+        || ((err || hup) && interests.is_readable())
+    {
+        bits |= READABLE;
+    }
+    if rev & libc::POLLOUT != 0 || ((err || hup) && interests.is_writable()) {
+        bits |= WRITABLE;
+    }
+    if err {
+        bits |= ERROR;
+    }
+    if hup || nval || rev & RDHUP != 0 {
+        bits |= READ_CLOSED;
+    }
+    if hup || err {
+        bits |= WRITE_CLOSED;
+    }
+    if rev & libc::POLLPRI != 0 {
+        bits |= PRIORITY;
+    }
+    bits
+}
+
+/// One poll(2) event: the token and its readiness, translated once in
+/// `select`.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollEvent {
+    token: usize,
+    ready: u8,
+}
+
+impl PollEvent {
+    fn new(token: usize, ready: u8) -> Self {
+        PollEvent { token, ready }
+    }
+
+    /// The record poll(2)'s `revents` would give for a source registered
+    /// with `interests`; for tests of event translation.
+    pub fn from_revents(token: Token, revents: libc::c_short, interests: Interest) -> Self {
+        PollEvent::new(token.0, readiness(revents, interests))
+    }
+}
+
+impl RawEvent for PollEvent {
+    fn token(&self) -> Token {
+        Token(self.token)
+    }
+    fn is_readable(&self) -> bool {
+        self.ready & READABLE != 0
+    }
+    fn is_writable(&self) -> bool {
+        self.ready & WRITABLE != 0
+    }
+    fn is_error(&self) -> bool {
+        self.ready & ERROR != 0
+    }
+    fn is_read_closed(&self) -> bool {
+        self.ready & READ_CLOSED != 0
+    }
+    fn is_write_closed(&self) -> bool {
+        self.ready & WRITE_CLOSED != 0
+    }
+    fn is_priority(&self) -> bool {
+        self.ready & PRIORITY != 0
+    }
+}
+
+impl<const N: usize> Selector for PollSelector<N> {
+    type Raw = libc::c_int;
+    type Event = PollEvent;
+    type Waker = PollWaker;
+
+    fn new() -> io::Result<Self> {
+        let state = State::new()?;
+        #[cfg(feature = "std")]
+        let state = Arc::new(state);
+        Ok(PollSelector { state })
+    }
+
+    fn try_clone(&self) -> io::Result<Self> {
+        #[cfg(feature = "std")]
+        return Ok(PollSelector {
+            state: Arc::clone(&self.state),
+        });
+        #[cfg(not(feature = "std"))]
+        return Err(io::error(
+            io::ErrorKind::Unsupported,
+            "Registry::try_clone needs the `std` feature on the poll(2) backend",
+            None,
+        ));
+    }
+
+    fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
+        self.state.register(fd, token, interests).map(drop)
+    }
+
+    fn reregister(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
+        self.state.reregister(fd, token, interests).map(drop)
+    }
+
+    fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
+        self.state.deregister(fd)
+    }
+
+    fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize> {
+        self.state.select(events, timeout)
+    }
+
+    fn new_waker(&self, token: Token) -> io::Result<PollWaker> {
+        self.state.new_waker(token)
+    }
+
+    fn wake(waker: &PollWaker) -> io::Result<()> {
+        signal_fd(waker.fd.raw())
+    }
+
+    #[cfg(feature = "std")]
+    fn register_armed(
+        &self,
+        fd: libc::c_int,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<Option<super::Arm>> {
+        let (gen, i) = self.state.register(fd, token, interests)?;
+        Ok(Some(self.arm(fd, gen, i)))
+    }
+
+    #[cfg(feature = "std")]
+    fn reregister_armed(
+        &self,
+        fd: libc::c_int,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<Option<super::Arm>> {
+        let (gen, i) = self.state.reregister(fd, token, interests)?;
+        Ok(Some(self.arm(fd, gen, i)))
+    }
+}
+
+#[cfg(feature = "std")]
+impl<const N: usize> PollSelector<N> {
+    fn arm(&self, fd: libc::c_int, gen: u32, hint: usize) -> super::Arm {
+        let target: Arc<dyn super::Rearm> = self.state.clone();
+        super::Arm::new(target, fd as u64, gen, hint)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<const N: usize> super::Rearm for State<N> {
+    fn rearm(&self, raw: u64, gen: u32, hint: usize, interests: Interest) {
+        let fd = raw as libc::c_int;
+        let _ = self.modify(|inner| {
+            if let Some(i) = inner.table.find_exact(hint, fd, gen) {
+                let want = poll_bits(inner.table.entries()[i].interests) & poll_bits(interests);
+                let pfd = &mut inner.fds.user[i];
+                pfd.events |= want;
+                if pfd.events != 0 {
+                    pfd.fd = fd;
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
+impl<const N: usize> fmt::Debug for PollSelector<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollSelector")
+            .field("capacity", &N)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The poll(2) half of a [`Waker`](crate::Waker): a second descriptor for
+/// the selector's wake fd, which the poller drains when it reports it.
+#[derive(Debug)]
+pub struct PollWaker {
+    fd: Fd,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(rev: libc::c_short, interests: Interest) -> PollEvent {
+        PollEvent::from_revents(Token(3), rev, interests)
+    }
+
+    #[test]
+    fn translation() {
+        let r = Interest::READABLE;
+        let w = Interest::WRITABLE;
+        assert!(ev(libc::POLLIN, r).is_readable());
+        assert!(!ev(libc::POLLIN, r).is_writable());
+        assert!(ev(libc::POLLOUT, w).is_writable());
+        let hup = ev(libc::POLLHUP, r | w);
+        assert!(
+            hup.is_readable() && hup.is_writable() && hup.is_read_closed() && hup.is_write_closed()
+        );
+        assert!(!hup.is_error());
+        let nval = ev(libc::POLLNVAL, r);
+        assert!(nval.is_error() && nval.is_readable() && !nval.is_writable());
+        let err = ev(libc::POLLERR, w);
+        assert!(err.is_error() && err.is_write_closed() && err.is_writable());
+        assert!(ev(libc::POLLPRI, r).is_priority());
+        assert_eq!(ev(0, r), PollEvent::new(3, 0));
+    }
+
+    #[test]
+    fn disarm_clears_reported_directions_and_negates_when_empty() {
+        let both = poll_bits(Interest::READABLE | Interest::WRITABLE);
+        let mut pfd = libc::pollfd {
+            fd: 5,
+            events: both,
+            revents: libc::POLLIN,
+        };
+        disarm(&mut pfd, 5);
+        assert_eq!(pfd.events, libc::POLLOUT);
+        assert_eq!(pfd.fd, 5);
+        pfd.revents = libc::POLLOUT;
+        disarm(&mut pfd, 5);
+        assert_eq!(pfd.events, 0);
+        assert!(pfd.fd < 0 && !pfd.fd == 5);
+        let mut pfd = libc::pollfd {
+            fd: 0,
+            events: both,
+            revents: libc::POLLHUP,
+        };
+        disarm(&mut pfd, 0);
+        assert_eq!((pfd.fd, pfd.events), (-1, 0));
+    }
+}

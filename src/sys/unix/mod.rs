@@ -1,0 +1,161 @@
+//! What the Unix backends share: `SourceFd`, syscall error handling, the
+//! notification fd (eventfd where it exists, a pipe elsewhere).
+
+mod source_fd;
+pub use self::source_fd::SourceFd;
+
+#[cfg(feature = "poll")]
+pub(crate) mod notify;
+
+use crate::io;
+
+/// Turns a `-1` syscall return into the thread's `errno` error.
+#[inline]
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(last_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The error for the current `errno`.
+#[cold]
+pub(crate) fn last_error() -> io::Error {
+    io::os_error(errno())
+}
+
+fn errno() -> i32 {
+    #[cfg(feature = "std")]
+    {
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        // SAFETY: the errno location is valid for the calling thread for its
+        // whole life; reading it has no side effect.
+        unsafe { *errno_location() }
+    }
+}
+
+#[cfg(not(feature = "std"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    cfg_if::cfg_if! {
+        if #[cfg(any(target_os = "linux", target_os = "redox", target_os = "dragonfly", target_os = "fuchsia"))] {
+            // SAFETY: always callable; returns the thread's errno slot.
+            unsafe { libc::__errno_location() }
+        } else if #[cfg(any(target_os = "android", target_os = "netbsd", target_os = "openbsd"))] {
+            // SAFETY: always callable; returns the thread's errno slot.
+            unsafe { libc::__errno() }
+        } else if #[cfg(any(target_os = "solaris", target_os = "illumos"))] {
+            // SAFETY: always callable; returns the thread's errno slot.
+            unsafe { libc::___errno() }
+        } else {
+            // SAFETY: always callable; returns the thread's errno slot.
+            unsafe { libc::__error() }
+        }
+    }
+}
+
+/// The portable kind of an `errno` value (the same mapping std uses for the
+/// codes rouse can meet).
+#[cfg(not(feature = "std"))]
+pub(crate) fn errno_kind(code: i32) -> io::ErrorKind {
+    use io::ErrorKind as K;
+    match code {
+        libc::ENOENT => K::NotFound,
+        libc::EEXIST => K::AlreadyExists,
+        libc::EPERM | libc::EACCES => K::PermissionDenied,
+        libc::EINTR => K::Interrupted,
+        libc::EINVAL => K::InvalidInput,
+        libc::ENOSYS | libc::EOPNOTSUPP => K::Unsupported,
+        libc::ENOMEM | libc::EMFILE | libc::ENFILE => K::OutOfMemory,
+        c if c == libc::EAGAIN || c == libc::EWOULDBLOCK => K::WouldBlock,
+        _ => K::Other,
+    }
+}
+
+/// A file descriptor rouse owns and closes on drop (without needing std's
+/// `OwnedFd`, so the no-std build has it too).
+#[derive(Debug)]
+pub(crate) struct Fd(libc::c_int);
+
+impl Fd {
+    /// Takes ownership of `fd`, which must be open and owned by no one else.
+    pub(crate) fn from_raw(fd: libc::c_int) -> Fd {
+        Fd(fd)
+    }
+
+    pub(crate) fn raw(&self) -> libc::c_int {
+        self.0
+    }
+
+    /// A new descriptor for the same open file, close-on-exec.
+    pub(crate) fn try_clone(&self) -> io::Result<Fd> {
+        // SAFETY: fcntl on an fd we own; F_DUPFD_CLOEXEC takes an int argument.
+        let fd = cvt(unsafe { libc::fcntl(self.0, libc::F_DUPFD_CLOEXEC, 0) })?;
+        Ok(Fd(fd))
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor and nothing uses it after drop. The
+        // result is ignored: the descriptor is released even on EINTR.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// Adds one to an eventfd's counter, making it readable. If the counter is
+/// at its maximum (only after ~2^64 unread signals) it is read to zero and
+/// written again, so the signal is never dropped.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn eventfd_signal(fd: libc::c_int) -> io::Result<()> {
+    let one: u64 = 1;
+    loop {
+        // SAFETY: writes 8 bytes from a local u64, as eventfd requires.
+        let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+        if n == 8 {
+            return Ok(());
+        }
+        let err = last_error();
+        match err.kind() {
+            io::ErrorKind::WouldBlock => {
+                let mut sink: u64 = 0;
+                // SAFETY: reads 8 bytes into a local u64.
+                unsafe { libc::read(fd, (&mut sink as *mut u64).cast(), 8) };
+            }
+            io::ErrorKind::Interrupted => {}
+            _ => return Err(err),
+        }
+    }
+}
+
+/// The monotonic clock, for deadlines inside a backend's wait loop.
+#[cfg(feature = "poll")]
+pub(crate) fn monotonic_now() -> core::time::Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    core::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(feature = "poll")]
+/// Fails with a clear error unless `fd` names an open descriptor, so that
+/// registering a closed fd fails at once instead of hanging in the poll.
+pub(crate) fn check_fd(fd: libc::c_int) -> io::Result<()> {
+    if fd < 0 {
+        return Err(io::error(
+            io::ErrorKind::InvalidInput,
+            "negative fd cannot be registered",
+            Some(i64::from(fd)),
+        ));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; any int is allowed.
+    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
+}
