@@ -1,0 +1,137 @@
+//! Shared helpers for the behaviour tests: every test is a generic function
+//! over the selector, and `backend_tests!` instantiates it once per backend
+//! compiled into this build, so one `cargo test` runs each test on all.
+#![allow(dead_code, unused_macros, unused_imports)]
+
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use rouse::event::Event;
+use rouse::sys::Selector;
+use rouse::{Events, Poll, Token};
+
+/// The selectors the tests run on: Unix fds, usable across threads.
+pub trait Backend: Selector<Raw = RawFd> + Send + Sync + 'static {
+    /// A short name for messages.
+    const NAME: &'static str;
+}
+
+#[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
+impl Backend for rouse::sys::EpollSelector {
+    const NAME: &'static str = "epoll";
+}
+
+#[cfg(feature = "poll")]
+impl<const N: usize> Backend for rouse::sys::PollSelector<N> {
+    const NAME: &'static str = "poll";
+}
+
+/// The table size the poll(2) instantiation uses.
+pub const POLL_CAPACITY: usize = 64;
+
+/// Instantiates each named generic test `fn name<S: Backend>()` once per
+/// compiled backend: `epoll::name` and `poll::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
+        mod epoll {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<rouse::sys::EpollSelector>();
+                }
+            )*
+        }
+        #[cfg(feature = "poll")]
+        mod poll {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<rouse::sys::PollSelector<{ $crate::common::POLL_CAPACITY }>>();
+                }
+            )*
+        }
+    };
+}
+
+/// A new `Poll` on backend `S`.
+pub fn new_poll<S: Backend>() -> Poll<S> {
+    Poll::with_selector(S::new().expect("creating the selector"))
+}
+
+/// Events for backend `S` with room for 64.
+pub fn new_events<S: Backend>() -> Events<S, 64> {
+    Events::new()
+}
+
+/// Polls until an event for `token` satisfying `pred` arrives, for at
+/// most `within`; panics with the events seen if none does.
+pub fn expect_event<S: Backend, const N: usize>(
+    poll: &mut Poll<S>,
+    events: &mut Events<S, N>,
+    token: Token,
+    within: Duration,
+    pred: impl Fn(&Event<S>) -> bool,
+) -> Event<S> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        poll.poll(events, Some(left)).expect("poll");
+        for event in events.iter() {
+            if event.token() == token && pred(event) {
+                return *event;
+            }
+            seen.push(format!("{event:?}"));
+        }
+        if left.is_zero() {
+            panic!("[{}] no matching event for {token:?} within {within:?}; saw {seen:?}", S::NAME);
+        }
+    }
+}
+
+/// Polls for `within` and returns every event seen (no early return).
+pub fn collect_events<S: Backend, const N: usize>(
+    poll: &mut Poll<S>,
+    events: &mut Events<S, N>,
+    within: Duration,
+) -> Vec<Event<S>> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        poll.poll(events, Some(left)).expect("poll");
+        seen.extend(events.iter().copied());
+        if left.is_zero() {
+            return seen;
+        }
+    }
+}
+
+/// Asserts that no event for `token` arrives within `within`.
+pub fn expect_no_event<S: Backend, const N: usize>(
+    poll: &mut Poll<S>,
+    events: &mut Events<S, N>,
+    token: Token,
+    within: Duration,
+) {
+    let seen = collect_events(poll, events, within);
+    assert!(
+        seen.iter().all(|e| e.token() != token),
+        "[{}] unexpected event for {token:?}: {seen:?}",
+        S::NAME
+    );
+}
+
+/// A connected non-blocking Unix stream pair (std types).
+pub fn stream_pair() -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// Short waits used by the tests.
+pub const SHORT: Duration = Duration::from_millis(50);
+pub const LONG: Duration = Duration::from_secs(5);

@@ -1,0 +1,22 @@
+//! A first check that the harness instantiates on every backend.
+mod common;
+use common::*;
+use rouse::unix::SourceFd;
+use rouse::{Interest, Token};
+use std::io::Write;
+use std::os::fd::AsRawFd;
+
+fn readable_after_write<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    poll.registry()
+        .register(&mut SourceFd(&a.as_raw_fd()), Token(1), Interest::READABLE)
+        .unwrap();
+    expect_no_event(&mut poll, &mut events, Token(1), SHORT);
+    b.write_all(b"x").unwrap();
+    let ev = expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+    assert!(!ev.is_writable());
+}
+
+backend_tests!(readable_after_write);
