@@ -88,8 +88,13 @@ pub trait Selector: Sized {
     type Raw: Copy + Eq + core::fmt::Debug;
     /// The record `select` writes per ready source.
     type Event: RawEvent;
-    /// The backend's half of a [`Waker`](crate::Waker).
-    type Waker;
+    /// The backend's half of a [`Waker`](crate::Waker): `Send + Sync`,
+    /// since waking from another thread is what a waker is for.
+    type Waker: Send + Sync;
+
+    /// How many sources one selector can hold, if the backend keeps them in
+    /// a fixed table (`None`: the kernel keeps them, limited only by it).
+    const CAPACITY: Option<usize> = None;
 
     /// Creates the selector (one syscall or a few; no allocation except
     /// where documented by the backend).

@@ -397,6 +397,8 @@ impl<const N: usize> Selector for PollSelector<N> {
     type Event = PollEvent;
     type Waker = PollWaker;
 
+    const CAPACITY: Option<usize> = Some(N);
+
     fn new() -> io::Result<Self> {
         let state = State::new()?;
         #[cfg(feature = "std")]

@@ -86,7 +86,10 @@ pub fn expect_event<S: Backend, const N: usize>(
             seen.push(format!("{event:?}"));
         }
         if left.is_zero() {
-            panic!("[{}] no matching event for {token:?} within {within:?}; saw {seen:?}", S::NAME);
+            panic!(
+                "[{}] no matching event for {token:?} within {within:?}; saw {seen:?}",
+                S::NAME
+            );
         }
     }
 }
@@ -125,7 +128,10 @@ pub fn expect_no_event<S: Backend, const N: usize>(
 }
 
 /// A connected non-blocking Unix stream pair (std types).
-pub fn stream_pair() -> (std::os::unix::net::UnixStream, std::os::unix::net::UnixStream) {
+pub fn stream_pair() -> (
+    std::os::unix::net::UnixStream,
+    std::os::unix::net::UnixStream,
+) {
     let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
     a.set_nonblocking(true).unwrap();
     b.set_nonblocking(true).unwrap();

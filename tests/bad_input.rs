@@ -1,0 +1,301 @@
+//! Bad input gets a clear error, leaves the registrations as they were, and
+//! never panics or hangs: one test per case, on every backend.
+mod common;
+use common::*;
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, IntoRawFd};
+use std::time::{Duration, Instant};
+
+use rouse::unix::SourceFd;
+use rouse::{Events, Interest, Poll, Token, Waker};
+
+fn register_twice_is_already_exists<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    let fd = a.as_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+        .unwrap();
+    let err = poll
+        .registry()
+        .register(&mut SourceFd(&fd), Token(2), Interest::WRITABLE)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AlreadyExists, "[{}] {err}", S::NAME);
+    assert!(
+        err.to_string().contains(&fd.to_string()),
+        "[{}] names the fd: {err}",
+        S::NAME
+    );
+    // The first registration is intact: token 1, readable only.
+    b.write_all(b"x").unwrap();
+    let ev = expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+    assert!(!ev.is_writable());
+    expect_no_event(&mut poll, &mut events, Token(2), SHORT);
+}
+
+fn unregistered_source_is_not_found<S: Backend>() {
+    let poll = new_poll::<S>();
+    let (a, _b) = stream_pair();
+    let fd = a.as_raw_fd();
+    let err = poll
+        .registry()
+        .reregister(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "[{}] {err}", S::NAME);
+    let err = poll.registry().deregister(&mut SourceFd(&fd)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "[{}] {err}", S::NAME);
+    // Deregistering twice: the second one is NotFound too.
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+        .unwrap();
+    poll.registry().deregister(&mut SourceFd(&fd)).unwrap();
+    let err = poll.registry().deregister(&mut SourceFd(&fd)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "[{}] {err}", S::NAME);
+}
+
+fn full_table_names_its_capacity<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    // One more source than poll(2)'s test table holds.
+    let pairs: Vec<_> = (0..=POLL_CAPACITY).map(|_| stream_pair()).collect();
+    let mut registered = 0;
+    for (i, (a, _)) in pairs.iter().enumerate() {
+        match poll
+            .registry()
+            .register(&mut SourceFd(&a.as_raw_fd()), Token(i), Interest::READABLE)
+        {
+            Ok(()) => registered += 1,
+            Err(err) => {
+                let cap = S::CAPACITY.expect("only a table backend may be full");
+                assert_eq!(i, cap, "[{}] failed before the table was full", S::NAME);
+                assert_eq!(err.kind(), ErrorKind::StorageFull);
+                assert!(
+                    err.to_string().contains(&cap.to_string()),
+                    "names {cap}: {err}"
+                );
+            }
+        }
+    }
+    match S::CAPACITY {
+        Some(cap) => assert_eq!(registered, cap),
+        None => assert_eq!(registered, pairs.len(), "[{}] has no table limit", S::NAME),
+    }
+    // Every registration that succeeded still works, the first and the last.
+    let last = registered - 1;
+    (&pairs[0].1).write_all(b"x").unwrap();
+    expect_event(&mut poll, &mut events, Token(0), LONG, |e| e.is_readable());
+    (&pairs[last].1).write_all(b"x").unwrap();
+    expect_event(&mut poll, &mut events, Token(last), LONG, |e| {
+        e.is_readable()
+    });
+    // Freeing one slot makes room again.
+    poll.registry()
+        .deregister(&mut SourceFd(&pairs[0].0.as_raw_fd()))
+        .unwrap();
+    let extra = &pairs[POLL_CAPACITY].0;
+    if registered == POLL_CAPACITY {
+        poll.registry()
+            .register(
+                &mut SourceFd(&extra.as_raw_fd()),
+                Token(999),
+                Interest::READABLE,
+            )
+            .unwrap();
+    }
+}
+
+fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    // Never-open and negative fds fail at registration.
+    let (a, _b) = stream_pair();
+    let closed = a.into_raw_fd();
+    // SAFETY: we own `closed` and close it once; it is not used after
+    // except as a number to register.
+    unsafe { libc::close(closed) };
+    for fd in [closed, -1, 1 << 28] {
+        let err = poll
+            .registry()
+            .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+            .unwrap_err();
+        assert!(
+            err.raw_os_error() == Some(libc::EBADF) || err.kind() == ErrorKind::InvalidInput,
+            "[{}] fd {fd}: {err:?}",
+            S::NAME
+        );
+    }
+    // An fd closed while registered: an error event or silence, never a hang.
+    let (c, _d) = stream_pair();
+    let fd = c.into_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(2), Interest::READABLE)
+        .unwrap();
+    // SAFETY: we own `fd` (taken from `c`) and close it once.
+    unsafe { libc::close(fd) };
+    let start = Instant::now();
+    let seen = collect_events(&mut poll, &mut events, Duration::from_millis(100));
+    assert!(start.elapsed() < LONG);
+    for ev in seen.iter().filter(|e| e.token() == Token(2)) {
+        assert!(ev.is_error(), "[{}] {ev:?}", S::NAME);
+    }
+    // Reported at most once: the backend stops watching it.
+    assert!(seen.iter().filter(|e| e.token() == Token(2)).count() <= 1);
+}
+
+fn reserved_token_is_invalid_input<S: Backend>() {
+    let poll = new_poll::<S>();
+    let (a, _b) = stream_pair();
+    let fd = a.as_raw_fd();
+    let err = poll
+        .registry()
+        .register(&mut SourceFd(&fd), Token::RESERVED, Interest::READABLE)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+        .unwrap();
+    let err = poll
+        .registry()
+        .reregister(&mut SourceFd(&fd), Token::RESERVED, Interest::READABLE)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    let err = Waker::new(poll.registry(), Token::RESERVED).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    // Nothing changed: the fd is still registered with Token(1).
+    assert_eq!(
+        poll.registry()
+            .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::AlreadyExists
+    );
+}
+
+fn duration_max_blocks_without_overflow<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let waker = Waker::new(poll.registry(), Token(7)).unwrap();
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(100));
+            waker.wake().unwrap();
+        });
+        poll.poll(&mut events, Some(Duration::MAX)).unwrap();
+    });
+    // It blocked until the wake instead of returning at once.
+    assert!(
+        start.elapsed() >= Duration::from_millis(90),
+        "[{}]",
+        S::NAME
+    );
+    assert!(events.iter().any(|e| e.token() == Token(7)));
+}
+
+fn one_nanosecond_rounds_up_to_a_millisecond<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let start = Instant::now();
+    for _ in 0..10 {
+        poll.poll(&mut events, Some(Duration::from_nanos(1)))
+            .unwrap();
+        assert!(events.is_empty());
+    }
+    // Ten 1 ns polls wait about 10 ms: each rounded up, none spun.
+    assert!(
+        start.elapsed() >= Duration::from_millis(9),
+        "[{}] {:?}",
+        S::NAME,
+        start.elapsed()
+    );
+}
+
+fn zero_capacity_events_is_invalid_input<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = Events::<S, 8>::with_limit(0);
+    assert_eq!(events.capacity(), 0);
+    assert!(events.is_empty());
+    let err = poll.poll(&mut events, Some(Duration::ZERO)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(events.iter().next().is_none());
+    // The default type behaves the same.
+    let events = Events::with_capacity(0);
+    assert_eq!(events.capacity(), 0);
+}
+
+fn capacity_is_capped_by_storage<S: Backend>() {
+    let events = Events::<S, 4>::with_limit(100);
+    assert_eq!(events.capacity(), 4);
+    let events = Events::with_capacity(1 << 20);
+    assert_eq!(events.capacity(), rouse::event::DEFAULT_CAPACITY);
+    let events = Events::with_capacity(3);
+    assert_eq!(events.capacity(), 3);
+}
+
+fn interrupted_poll_reports_interrupted<S: Backend>() {
+    extern "C" fn on_signal(_: libc::c_int) {}
+    // SAFETY: installs a handler that does nothing, without SA_RESTART, so
+    // a blocked poll returns EINTR; `action` is fully initialised.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut action.sa_mask);
+        assert_eq!(
+            libc::sigaction(libc::SIGUSR2, &action, std::ptr::null_mut()),
+            0
+        );
+    }
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    // SAFETY: pthread_self has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    let result = std::thread::scope(|s| {
+        s.spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: `me` is alive: it waits in this scope until we return.
+            unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+        });
+        poll.poll(&mut events, Some(Duration::from_secs(5)))
+    });
+    let err = result.expect_err("poll should be interrupted");
+    assert_eq!(err.kind(), ErrorKind::Interrupted, "[{}]", S::NAME);
+    // The Poll still works afterwards.
+    poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+}
+
+fn poll_clears_events_first<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    poll.registry()
+        .register(&mut SourceFd(&a.as_raw_fd()), Token(3), Interest::READABLE)
+        .unwrap();
+    b.write_all(b"x").unwrap();
+    expect_event(&mut poll, &mut events, Token(3), LONG, |e| e.is_readable());
+    assert!(!events.is_empty());
+    // Nothing new: the next poll times out with Ok and an empty set.
+    poll.poll(&mut events, Some(Duration::from_millis(10)))
+        .unwrap();
+    assert!(events.is_empty(), "[{}] {events:?}", S::NAME);
+    let mut buf = [0; 8];
+    assert_eq!((&a).read(&mut buf).unwrap(), 1);
+}
+
+backend_tests!(
+    register_twice_is_already_exists,
+    unregistered_source_is_not_found,
+    full_table_names_its_capacity,
+    closed_or_invalid_fd_is_an_os_error,
+    reserved_token_is_invalid_input,
+    duration_max_blocks_without_overflow,
+    one_nanosecond_rounds_up_to_a_millisecond,
+    zero_capacity_events_is_invalid_input,
+    capacity_is_capped_by_storage,
+    interrupted_poll_reports_interrupted,
+    poll_clears_events_first,
+);
+
+#[allow(dead_code)]
+fn _types_compile(_: Poll) {}

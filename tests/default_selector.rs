@@ -1,0 +1,26 @@
+//! The selection rule for `Poll::new()`: epoll on Linux/Android when the
+//! `epoll` feature is on, otherwise poll(2). `ci/test` runs this with the
+//! default features and with `--no-default-features --features std,net,poll`.
+
+use std::any::type_name;
+
+use rouse::sys::DefaultSelector;
+use rouse::{Events, Poll};
+
+#[test]
+fn default_selector_follows_features() {
+    let name = type_name::<DefaultSelector>();
+    if cfg!(all(feature = "epoll", any(target_os = "linux", target_os = "android"))) {
+        assert!(name.ends_with("EpollSelector"), "{name}");
+    } else {
+        assert!(name.contains("PollSelector"), "{name}");
+    }
+}
+
+#[test]
+fn poll_new_uses_the_default_selector() {
+    let mut poll: Poll<DefaultSelector> = Poll::new().unwrap();
+    let mut events: Events<DefaultSelector> = Events::with_capacity(16);
+    poll.poll(&mut events, Some(std::time::Duration::ZERO)).unwrap();
+    assert!(events.is_empty());
+}

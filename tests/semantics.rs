@@ -1,0 +1,220 @@
+//! The readiness contract every backend keeps: edge triggering, re-arming
+//! by reregister, deregistration, interest filtering, and events beyond
+//! the buffer's capacity arriving on the next poll.
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use rouse::unix::SourceFd;
+use rouse::{Events, Interest, Token};
+
+fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    poll.registry()
+        .register(&mut SourceFd(&a.as_raw_fd()), Token(1), Interest::READABLE)
+        .unwrap();
+    b.write_all(b"hello").unwrap();
+    expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+    // Not drained, nothing new: no second event.
+    expect_no_event(&mut poll, &mut events, Token(1), SHORT);
+}
+
+fn reregister_rearms_present_readiness<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    let fd = a.as_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+        .unwrap();
+    b.write_all(b"hello").unwrap();
+    expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+    poll.registry()
+        .reregister(&mut SourceFd(&fd), Token(2), Interest::READABLE)
+        .unwrap();
+    // The data is still there, so the new token reports it.
+    expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
+}
+
+fn reregister_replaces_interests<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    let fd = a.as_raw_fd();
+    poll.registry()
+        .register(&mut SourceFd(&fd), Token(1), Interest::WRITABLE)
+        .unwrap();
+    expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_writable());
+    poll.registry()
+        .reregister(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+        .unwrap();
+    // Writable only is no longer asked for.
+    let seen = collect_events(&mut poll, &mut events, SHORT);
+    assert!(
+        seen.iter().all(|e| !e.is_writable()),
+        "[{}] {seen:?}",
+        S::NAME
+    );
+    b.write_all(b"x").unwrap();
+    expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+}
+
+fn deregistered_token_is_never_reported<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    let (c, mut d) = stream_pair();
+    poll.registry()
+        .register(&mut SourceFd(&a.as_raw_fd()), Token(1), Interest::READABLE)
+        .unwrap();
+    poll.registry()
+        .register(&mut SourceFd(&c.as_raw_fd()), Token(2), Interest::READABLE)
+        .unwrap();
+    b.write_all(b"x").unwrap();
+    d.write_all(b"x").unwrap();
+    // Ready, but deregistered before the poll: never reported.
+    poll.registry()
+        .deregister(&mut SourceFd(&a.as_raw_fd()))
+        .unwrap();
+    let seen = collect_events(&mut poll, &mut events, SHORT);
+    assert!(
+        seen.iter().all(|e| e.token() != Token(1)),
+        "[{}] {seen:?}",
+        S::NAME
+    );
+    assert!(seen.iter().any(|e| e.token() == Token(2)));
+    // Registering it again works and reports the pending data.
+    poll.registry()
+        .register(&mut SourceFd(&a.as_raw_fd()), Token(3), Interest::READABLE)
+        .unwrap();
+    expect_event(&mut poll, &mut events, Token(3), LONG, |e| e.is_readable());
+}
+
+fn peer_close_reports_read_closed<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, b) = stream_pair();
+    poll.registry()
+        .register(&mut SourceFd(&a.as_raw_fd()), Token(1), Interest::READABLE)
+        .unwrap();
+    drop(b);
+    let ev = expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+    assert!(ev.is_read_closed(), "[{}] {ev:?}", S::NAME);
+    assert_eq!((&a).read(&mut [0; 4]).unwrap(), 0);
+    // A hang-up is reported once, not on every poll.
+    let seen = collect_events(&mut poll, &mut events, SHORT);
+    assert!(seen.iter().filter(|e| e.token() == Token(1)).count() <= 1);
+}
+
+fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = Events::<S, 4>::new();
+    let pairs: Vec<_> = (0..10).map(|_| stream_pair()).collect();
+    for (i, (a, b)) in pairs.iter().enumerate() {
+        poll.registry()
+            .register(&mut SourceFd(&a.as_raw_fd()), Token(i), Interest::READABLE)
+            .unwrap();
+        (&*b).write_all(b"x").unwrap();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .unwrap();
+        assert!(events.len() <= 4);
+        seen.extend(events.iter().map(|e| e.token().0));
+        if seen.len() == 10 {
+            break;
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        10,
+        "[{}] every source reported: {seen:?}",
+        S::NAME
+    );
+}
+
+fn readable_and_writable_together<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    b.write_all(b"x").unwrap();
+    poll.registry()
+        .register(
+            &mut SourceFd(&a.as_raw_fd()),
+            Token(5),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .unwrap();
+    let seen = collect_events(&mut poll, &mut events, SHORT);
+    assert!(seen
+        .iter()
+        .any(|e| e.token() == Token(5) && e.is_readable()));
+    assert!(seen
+        .iter()
+        .any(|e| e.token() == Token(5) && e.is_writable()));
+}
+
+fn timeout_zero_returns_at_once<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let start = std::time::Instant::now();
+    for _ in 0..100 {
+        poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
+        assert!(events.is_empty());
+    }
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+fn boxed_sources_register<S: Backend>() {
+    use rouse::event::Source;
+    struct Pipe(std::os::unix::net::UnixStream);
+    impl<S: Backend> Source<S> for Pipe {
+        fn register(
+            &mut self,
+            r: &rouse::Registry<S>,
+            t: Token,
+            i: Interest,
+        ) -> std::io::Result<()> {
+            SourceFd(&self.0.as_raw_fd()).register(r, t, i)
+        }
+        fn reregister(
+            &mut self,
+            r: &rouse::Registry<S>,
+            t: Token,
+            i: Interest,
+        ) -> std::io::Result<()> {
+            SourceFd(&self.0.as_raw_fd()).reregister(r, t, i)
+        }
+        fn deregister(&mut self, r: &rouse::Registry<S>) -> std::io::Result<()> {
+            SourceFd(&self.0.as_raw_fd()).deregister(r)
+        }
+    }
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let (a, mut b) = stream_pair();
+    let mut boxed: Box<dyn Source<S>> = Box::new(Pipe(a));
+    poll.registry()
+        .register(&mut boxed, Token(9), Interest::READABLE)
+        .unwrap();
+    b.write_all(b"x").unwrap();
+    expect_event(&mut poll, &mut events, Token(9), LONG, |e| e.is_readable());
+    poll.registry().deregister(&mut boxed).unwrap();
+}
+
+backend_tests!(
+    edge_triggered_no_repeat_without_new_readiness,
+    reregister_rearms_present_readiness,
+    reregister_replaces_interests,
+    deregistered_token_is_never_reported,
+    peer_close_reports_read_closed,
+    more_ready_than_capacity_arrive_next_poll,
+    readable_and_writable_together,
+    timeout_zero_returns_at_once,
+    boxed_sources_register,
+);
