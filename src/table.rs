@@ -52,6 +52,7 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> TokenTable<R, N> {
     }
 
     /// The index of the registration `(raw, gen)`, looking at `hint` first.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn find_exact(&self, hint: usize, raw: R, gen: u32) -> Option<usize> {
         let is = |e: &Entry<R>| e.raw == raw && e.gen == gen;
         match self.entries.get(hint) {

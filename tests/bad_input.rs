@@ -3,7 +3,8 @@
 mod common;
 use common::*;
 
-use std::io::{ErrorKind, Read, Write};
+use rouse::io::ErrorKind;
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 

@@ -10,7 +10,10 @@ use rouse::{Events, Poll};
 #[test]
 fn default_selector_follows_features() {
     let name = type_name::<DefaultSelector>();
-    if cfg!(all(feature = "epoll", any(target_os = "linux", target_os = "android"))) {
+    if cfg!(all(
+        feature = "epoll",
+        any(target_os = "linux", target_os = "android")
+    )) {
         assert!(name.ends_with("EpollSelector"), "{name}");
     } else {
         assert!(name.contains("PollSelector"), "{name}");
@@ -21,6 +24,7 @@ fn default_selector_follows_features() {
 fn poll_new_uses_the_default_selector() {
     let mut poll: Poll<DefaultSelector> = Poll::new().unwrap();
     let mut events: Events<DefaultSelector> = Events::with_capacity(16);
-    poll.poll(&mut events, Some(std::time::Duration::ZERO)).unwrap();
+    poll.poll(&mut events, Some(std::time::Duration::ZERO))
+        .unwrap();
     assert!(events.is_empty());
 }

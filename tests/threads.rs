@@ -1,10 +1,12 @@
 //! Threads: Poll, Registry and Waker are Send + Sync; a registration from
 //! another thread while `poll` blocks takes effect before that poll
 //! returns; a Waker never loses its last wake; one Waker per Poll.
+#![cfg(feature = "std")]
 mod common;
 use common::*;
 
-use std::io::{ErrorKind, Write};
+use rouse::io::ErrorKind;
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
@@ -15,7 +17,7 @@ use rouse::{Interest, Poll, Registry, Token, Waker};
 
 fn assert_send_sync<T: Send + Sync>() {}
 
-fn handles_are_send_and_sync<S: Backend>() {
+fn handles_are_send_and_sync<S: Backend + Send + Sync>() {
     assert_send_sync::<Poll<S>>();
     assert_send_sync::<Registry<S>>();
     assert_send_sync::<Waker<S>>();
@@ -24,7 +26,7 @@ fn handles_are_send_and_sync<S: Backend>() {
     std::thread::spawn(move || drop(clone)).join().unwrap();
 }
 
-fn register_from_another_thread_while_polling<S: Backend>() {
+fn register_from_another_thread_while_polling<S: Backend + Send + Sync>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
     let registry = poll.registry().try_clone().unwrap();
@@ -54,7 +56,7 @@ fn register_from_another_thread_while_polling<S: Backend>() {
     assert!(start.elapsed() < Duration::from_secs(5));
 }
 
-fn deregister_from_another_thread_while_polling<S: Backend>() {
+fn deregister_from_another_thread_while_polling<S: Backend + Send + Sync>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
     let registry = poll.registry().try_clone().unwrap();
@@ -76,7 +78,7 @@ fn deregister_from_another_thread_while_polling<S: Backend>() {
     drop(helper.join().unwrap());
 }
 
-fn waker_wakes_a_blocked_poll<S: Backend>() {
+fn waker_wakes_a_blocked_poll<S: Backend + Send + Sync>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
     let waker = Arc::new(Waker::new(poll.registry(), Token(10)).unwrap());
@@ -104,7 +106,7 @@ fn waker_wakes_a_blocked_poll<S: Backend>() {
     );
 }
 
-fn waker_never_loses_the_last_wake<S: Backend>() {
+fn waker_never_loses_the_last_wake<S: Backend + Send + Sync>() {
     const THREADS: usize = 4;
     const ROUNDS: usize = 200;
     let mut poll = new_poll::<S>();
@@ -154,7 +156,7 @@ fn waker_never_loses_the_last_wake<S: Backend>() {
     }
 }
 
-fn waker_with_registrations_racing<S: Backend>() {
+fn waker_with_registrations_racing<S: Backend + Send + Sync>() {
     // Registrations from one thread and wakes from another while polling:
     // every registered source's pending data and the final wake are seen.
     let mut poll = new_poll::<S>();
@@ -202,7 +204,7 @@ fn waker_with_registrations_racing<S: Backend>() {
     }
 }
 
-fn second_waker_is_rejected_by_poll_backend<S: Backend>() {
+fn second_waker_is_rejected_by_poll_backend<S: Backend + Send + Sync>() {
     let poll = new_poll::<S>();
     let first = Waker::new(poll.registry(), Token(1)).unwrap();
     match Waker::new(poll.registry(), Token(2)) {

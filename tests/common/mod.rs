@@ -11,7 +11,7 @@ use rouse::sys::Selector;
 use rouse::{Events, Poll, Token};
 
 /// The selectors the tests run on: Unix fds, usable across threads.
-pub trait Backend: Selector<Raw = RawFd> + Send + Sync + 'static {
+pub trait Backend: Selector<Raw = RawFd> + 'static {
     /// A short name for messages.
     const NAME: &'static str;
 }
