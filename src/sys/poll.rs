@@ -73,6 +73,8 @@ struct Inner<const N: usize> {
     /// `table.entries()[i]` describes `fds.user[i]`.
     table: TokenTable<libc::c_int, N>,
     waker: Option<(Notify, Token)>,
+    /// Where the next scan of `fds.user` starts.
+    cursor: usize,
 }
 
 const UNUSED: libc::pollfd = libc::pollfd {
@@ -117,6 +119,7 @@ impl<const N: usize> State<N> {
                 fds,
                 table: TokenTable::new(),
                 waker: None,
+                cursor: 0,
             }),
             waiting: AtomicUsize::new(0),
             notify,
@@ -230,9 +233,19 @@ impl<const N: usize> State<N> {
             }
             let entries = inner.table.entries();
             let user = &mut inner.fds.user[..entries.len()];
-            // Stop as soon as poll(2)'s count is reached.
-            let mut i = 0;
-            while ready > 0 && out < events.len() && i < user.len() {
+            // Scan from where a full buffer stopped last time (so a small
+            // `Events` cannot starve the sources at the end), and stop as
+            // soon as poll(2)'s count is reached.
+            let mut i = if inner.cursor < user.len() {
+                inner.cursor
+            } else {
+                0
+            };
+            let mut left = user.len();
+            while ready > 0 && out < events.len() && left > 0 {
+                if i == user.len() {
+                    i = 0;
+                }
                 let pfd = &mut user[i];
                 if pfd.revents != 0 {
                     ready -= 1;
@@ -243,6 +256,10 @@ impl<const N: usize> State<N> {
                     out += 1;
                 }
                 i += 1;
+                left -= 1;
+            }
+            if out == events.len() {
+                inner.cursor = i;
             }
             drop(guard);
             if out > 0 || n == 0 {
