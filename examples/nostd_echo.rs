@@ -25,7 +25,10 @@
 #![no_std]
 #![no_main]
 
-#[cfg(feature = "std")]
+// `cargo test` builds examples with `panic = "unwind"` (it ignores the
+// profile's "abort"), which needs std's unwinder: only then, or with the
+// `std` feature, is std linked. `cargo build` links neither std nor alloc.
+#[cfg(any(feature = "std", panic = "unwind"))]
 extern crate std;
 
 use core::fmt::{self, Write as _};
@@ -45,12 +48,12 @@ const LISTENER: Token = Token(MAX_CONNS);
 /// poll(2) with a table entry for the listener and each connection.
 type Backend = PollSelector<{ MAX_CONNS + 1 }>;
 
-// Without std nothing links the C library for us (std does when it is on;
-// linking it twice is harmless).
+// Without std nothing links the C library for us (std does when it is
+// linked; linking it twice is harmless).
 #[link(name = "c")]
 extern "C" {}
 
-#[cfg(not(feature = "std"))]
+#[cfg(not(any(feature = "std", panic = "unwind")))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     // SAFETY: abort takes no arguments and never returns.
@@ -61,7 +64,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 /// symbol, which only `std` defines (rust-lang/rust#56152). With
 /// `panic = "abort"` nothing unwinds, so it is never called; if it ever
 /// were, it aborts.
-#[cfg(not(feature = "std"))]
+#[cfg(not(any(feature = "std", panic = "unwind")))]
 #[no_mangle]
 extern "C" fn rust_eh_personality() {
     // SAFETY: abort takes no arguments and never returns.
