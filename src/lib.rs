@@ -72,6 +72,9 @@ mod waker;
 #[cfg(feature = "net")]
 pub mod net;
 
+#[cfg(feature = "async")]
+pub mod registration;
+
 pub use event::Events;
 pub use interest::Interest;
 pub use poll::{Poll, Registry};
