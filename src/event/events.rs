@@ -164,3 +164,55 @@ impl<S: Selector> fmt::Debug for Iter<'_, S> {
             .finish()
     }
 }
+
+#[cfg(all(test, feature = "poll", unix))]
+mod tests {
+    use super::*;
+    use crate::sys::poll::PollEvent;
+    use crate::sys::PollSelector;
+    use crate::{Interest, Token};
+    use std::format;
+
+    type S = PollSelector<4>;
+
+    fn fill(events: &mut Events<S, 4>, tokens: &[usize]) {
+        let buf = events.spare();
+        let n = tokens.len().min(buf.len());
+        for (slot, &t) in buf.iter_mut().zip(tokens) {
+            *slot = Event::from_raw(PollEvent::from_revents(
+                Token(t),
+                libc::POLLIN,
+                Interest::READABLE,
+            ));
+        }
+        events.set_len(n);
+    }
+
+    #[test]
+    fn iterates_what_the_selector_wrote() {
+        let mut events = Events::<S, 4>::new();
+        assert_eq!(events.capacity(), 4);
+        fill(&mut events, &[3, 1, 2]);
+        assert_eq!(events.len(), 3);
+        let tokens: std::vec::Vec<_> = events.iter().map(|e| e.token().0).collect();
+        assert_eq!(tokens, [3, 1, 2]);
+        assert_eq!(events.iter().len(), 3);
+        assert!((&events).into_iter().all(|e| e.is_readable()));
+        assert!(format!("{events:?}").contains("Token(3)"));
+        events.clear();
+        assert!(events.is_empty() && events.iter().next().is_none());
+    }
+
+    #[test]
+    fn limit_caps_what_a_poll_may_write() {
+        let mut events = Events::<S, 4>::with_limit(2);
+        assert_eq!(events.spare().len(), 2);
+        fill(&mut events, &[7, 8, 9]);
+        assert_eq!(events.len(), 2);
+        let mut none = Events::<S, 4>::with_limit(0);
+        assert!(none.spare().is_empty());
+        // A new poll starts from empty.
+        fill(&mut events, &[]);
+        assert!(events.is_empty());
+    }
+}
