@@ -1,6 +1,8 @@
 //! The selection rule for `Poll::new()`: epoll on Linux/Android when the
-//! `epoll` feature is on, otherwise poll(2). `ci/test` runs this with the
-//! default features and with `--no-default-features --features std,net,poll`.
+//! `epoll` feature is on, kqueue on macOS/iOS/FreeBSD/NetBSD/OpenBSD/DragonFly
+//! when the `kqueue` feature is on, poll_oneoff on wasm32-wasip1, otherwise
+//! poll(2). `ci/test` runs this
+//! with the default features and with `--no-default-features --features std,net,poll`.
 
 use std::any::type_name;
 
@@ -15,6 +17,21 @@ fn default_selector_follows_features() {
         any(target_os = "linux", target_os = "android")
     )) {
         assert!(name.ends_with("EpollSelector"), "{name}");
+    } else if cfg!(all(
+        feature = "kqueue",
+        any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "openbsd",
+            target_os = "dragonfly"
+        )
+    )) {
+        assert!(name.ends_with("KqueueSelector"), "{name}");
+    } else if cfg!(target_os = "wasi") {
+        // wasm32-wasip1: poll_oneoff, the only backend there.
+        assert!(name.contains("WasiSelector"), "{name}");
     } else {
         assert!(name.contains("PollSelector"), "{name}");
     }

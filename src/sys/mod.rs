@@ -17,6 +17,45 @@ pub mod epoll;
 #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
 pub use self::epoll::EpollSelector;
 
+#[cfg(all(
+    feature = "kqueue",
+    any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )
+))]
+pub mod kqueue;
+#[cfg(all(
+    feature = "kqueue",
+    any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )
+))]
+pub use self::kqueue::KqueueSelector;
+// Elsewhere only kqueue's target-independent half, for its unit tests.
+#[cfg(all(
+    test,
+    feature = "kqueue",
+    not(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))
+))]
+mod kqueue;
+
 #[cfg(all(feature = "poll", unix))]
 mod lock;
 #[cfg(all(feature = "poll", unix))]
@@ -34,17 +73,34 @@ pub(crate) use self::unix::errno_kind;
 
 cfg_if::cfg_if! {
     if #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))] {
-        /// The selector `Poll::new()` uses: epoll on Linux and Android when
-        /// the `epoll` feature is on, otherwise poll(2) on every Unix.
+        /// The selector `Poll::new()` uses: epoll on Linux and Android
+        /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
+        /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
+        /// otherwise poll(2) on every Unix.
         pub type DefaultSelector = EpollSelector;
+    } else if #[cfg(all(feature = "kqueue", any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))] {
+        /// The selector `Poll::new()` uses: epoll on Linux and Android
+        /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
+        /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
+        /// otherwise poll(2) on every Unix.
+        pub type DefaultSelector = KqueueSelector;
     } else if #[cfg(all(feature = "poll", unix))] {
-        /// The selector `Poll::new()` uses: epoll on Linux and Android when
-        /// the `epoll` feature is on, otherwise poll(2) on every Unix.
+        /// The selector `Poll::new()` uses: epoll on Linux and Android
+        /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
+        /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
+        /// otherwise poll(2) on every Unix.
         pub type DefaultSelector = PollSelector;
     } else {
         compile_error!(
             "rouse: no backend for this target; enable a backend feature \
-             (`os-poll`, or one of `epoll`, `poll`) that the target supports"
+             (`os-poll`, or one of `epoll`, `kqueue`, `poll`) that the target supports"
         );
     }
 }
@@ -162,7 +218,8 @@ pub trait Selector: Sized {
 /// `None` is `-1` (block), anything else is rounded *up* to the next
 /// millisecond (so 1 ns waits 1 ms instead of spinning) and capped at
 /// `i32::MAX` ms (about 24.8 days), so `Duration::MAX` cannot overflow.
-#[cfg_attr(not(unix), allow(dead_code))]
+// Used by epoll and poll(2); kqueue takes a timespec.
+#[cfg_attr(not(all(unix, feature = "poll")), allow(dead_code))]
 pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
     const CAP: u64 = i32::MAX as u64;
     match timeout {

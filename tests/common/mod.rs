@@ -21,6 +21,21 @@ impl Backend for rouse::sys::EpollSelector {
     const NAME: &'static str = "epoll";
 }
 
+#[cfg(all(
+    feature = "kqueue",
+    any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )
+))]
+impl Backend for rouse::sys::KqueueSelector {
+    const NAME: &'static str = "kqueue";
+}
+
 #[cfg(feature = "poll")]
 impl<const N: usize> Backend for rouse::sys::PollSelector<N> {
     const NAME: &'static str = "poll";
@@ -30,7 +45,7 @@ impl<const N: usize> Backend for rouse::sys::PollSelector<N> {
 pub const POLL_CAPACITY: usize = 64;
 
 /// Instantiates each named generic test `fn name<S: Backend>()` once per
-/// compiled backend: `epoll::name` and `poll::name`.
+/// compiled backend: `epoll::name`, `kqueue::name` and `poll::name`.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -40,6 +55,22 @@ macro_rules! backend_tests {
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::EpollSelector>();
+                }
+            )*
+        }
+        #[cfg(all(feature = "kqueue", any(
+            target_os = "macos",
+            target_os = "ios",
+            target_os = "freebsd",
+            target_os = "netbsd",
+            target_os = "openbsd",
+            target_os = "dragonfly"
+        )))]
+        mod kqueue {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<rouse::sys::KqueueSelector>();
                 }
             )*
         }

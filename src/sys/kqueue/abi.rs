@@ -1,0 +1,949 @@
+//! The half of the kqueue backend that never calls the OS: a portable
+//! mirror of `struct kevent`, each platform's constants and record layout,
+//! the change lists `register`/`reregister`/`deregister` submit, how their
+//! `EV_RECEIPT` replies are judged, and how a returned record reads as
+//! readiness.
+//!
+//! Everything here is plain integers and `const` tables, so it compiles and
+//! is unit-tested on every host (Linux included, where `libc::kevent` does
+//! not exist); the selector converts to and from the native record at the
+//! syscall. It must never allocate, and never depend on the target.
+
+use core::time::Duration;
+
+use crate::{Interest, Token};
+
+/// `ENOENT` and `EPIPE` have the same values on every kqueue platform (and
+/// on Linux), so the receipt rules below can use them on any host.
+const ENOENT: i64 = 2;
+const EPIPE: i64 = 32;
+
+/// A `struct kevent` in portable form: every field widened to a type that
+/// holds each platform's values (NetBSD's `u32` filter and flags, the others'
+/// `i16`/`u16`; `intptr_t` or `int64_t` data; a pointer or `intptr_t` udata).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Kevent {
+    /// The fd (or, for `EVFILT_USER`, a number of our choosing).
+    pub ident: usize,
+    /// `EVFILT_*`.
+    pub filter: i32,
+    /// `EV_*`.
+    pub flags: u32,
+    /// `NOTE_*` on input; on output filter-specific (the socket error with `EV_EOF`).
+    pub fflags: u32,
+    /// Filter data on output (bytes readable, space writable); the errno of
+    /// an `EV_ERROR` receipt.
+    pub data: i64,
+    /// Our token, carried through the kernel unchanged.
+    pub udata: usize,
+}
+
+/// How wide the `data` field of a platform's `struct kevent` is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DataField {
+    /// `intptr_t` (macOS, FreeBSD 11, DragonFly).
+    Pointer,
+    /// `int64_t` (FreeBSD 12+, NetBSD, OpenBSD).
+    I64,
+}
+
+/// One platform's `struct kevent` layout: `ident` is `uintptr_t` and
+/// `udata` pointer-sized everywhere, `fflags` is 32 bits everywhere; the
+/// rest differs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Layout {
+    /// Bytes of `filter` and of `flags`: 2 (`short`/`u_short`), or 4 on NetBSD.
+    pub filter_flags_bytes: usize,
+    /// The `data` field's width.
+    pub data: DataField,
+    /// `uint64_t ext[4]` after `udata` (FreeBSD 12+), or none.
+    pub ext_words: usize,
+}
+
+impl Layout {
+    /// `size_of::<struct kevent>()` for a target with `ptr`-byte pointers
+    /// whose `int64_t` is aligned to `i64_align` bytes (C layout rules).
+    pub const fn size(&self, ptr: usize, i64_align: usize) -> usize {
+        const fn align(at: usize, to: usize) -> usize {
+            at.div_ceil(to) * to
+        }
+        let (data_size, data_align) = match self.data {
+            DataField::Pointer => (ptr, ptr),
+            DataField::I64 => (8, i64_align),
+        };
+        let ext_align = if self.ext_words > 0 { i64_align } else { 1 };
+        let mut at = ptr; // ident
+        at += 2 * self.filter_flags_bytes; // filter, flags
+        at = align(at, 4) + 4; // fflags
+        at = align(at, data_align) + data_size;
+        at = align(at, ptr) + ptr; // udata
+        at = align(at, ext_align) + 8 * self.ext_words;
+        let mut max_align = ptr;
+        if data_align > max_align {
+            max_align = data_align;
+        }
+        if ext_align > max_align {
+            max_align = ext_align;
+        }
+        align(at, max_align)
+    }
+}
+
+/// One platform's kqueue constants, widened like [`Kevent`]'s fields.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Abi {
+    /// The platform, for messages.
+    pub name: &'static str,
+    /// `EVFILT_READ`.
+    pub read: i32,
+    /// `EVFILT_WRITE`.
+    pub write: i32,
+    /// `EVFILT_USER`, where rouse's waker uses it (`None`: a pipe instead).
+    pub user: Option<i32>,
+    /// `EV_ADD`.
+    pub add: u32,
+    /// `EV_DELETE`.
+    pub delete: u32,
+    /// `EV_ENABLE` (used without `EV_ADD` as an existence probe: it fails
+    /// with `ENOENT` for a filter that was never added, and does nothing to
+    /// an enabled one).
+    pub enable: u32,
+    /// `EV_CLEAR`: report state changes only (the edge-triggered contract).
+    pub clear: u32,
+    /// `EV_RECEIPT`: every change returns its own record, errors or not.
+    pub receipt: u32,
+    /// `EV_ERROR`.
+    pub error: u32,
+    /// `EV_EOF`.
+    pub eof: u32,
+    /// `EV_OOBAND` (Apple: out-of-band data on a read filter), else 0.
+    pub ooband: u32,
+    /// `NOTE_TRIGGER`.
+    pub trigger: u32,
+    /// The record layout libc declares.
+    pub layout: Layout,
+}
+
+/// The flag values that are the same on every kqueue platform (they all
+/// descend from FreeBSD's `sys/event.h`); only their C type differs.
+const BASE: Abi = Abi {
+    name: "",
+    read: -1,
+    write: -2,
+    user: None,
+    add: 0x1,
+    delete: 0x2,
+    enable: 0x4,
+    clear: 0x20,
+    receipt: 0x40,
+    error: 0x4000,
+    eof: 0x8000,
+    ooband: 0,
+    trigger: 0x0100_0000,
+    layout: Layout {
+        filter_flags_bytes: 2,
+        data: DataField::Pointer,
+        ext_words: 0,
+    },
+};
+
+/// macOS and iOS (`sys/event.h` of xnu): `EVFILT_USER` is -10, and
+/// `EV_OOBAND` marks out-of-band data.
+// Used on its own platform, and by the tests everywhere.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const APPLE: Abi = Abi {
+    name: "macos/ios",
+    user: Some(-10),
+    ooband: 0x2000,
+    ..BASE
+};
+
+/// FreeBSD 12 and later: `EVFILT_USER` is -11; `data` is `int64_t` and
+/// four `ext` words follow `udata` (the ABI libc uses by default).
+// Used on its own platform, and by the tests everywhere.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const FREEBSD: Abi = Abi {
+    name: "freebsd",
+    user: Some(-11),
+    layout: Layout {
+        filter_flags_bytes: 2,
+        data: DataField::I64,
+        ext_words: 4,
+    },
+    ..BASE
+};
+
+/// FreeBSD 11's record (`kevent@FBSD_1.0`): `intptr_t` data, no `ext`.
+/// Constants as [`FREEBSD`]; libc builds for this ABI only when asked to.
+pub(crate) const FREEBSD11: Abi = Abi {
+    name: "freebsd11",
+    layout: BASE.layout,
+    ..FREEBSD
+};
+
+/// DragonFly: `EVFILT_USER` is -9; the original layout.
+// Used on its own platform, and by the tests everywhere.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const DRAGONFLY: Abi = Abi {
+    name: "dragonfly",
+    user: Some(-9),
+    ..BASE
+};
+
+/// NetBSD: filters are small *unsigned* numbers (`EVFILT_READ` 0,
+/// `EVFILT_WRITE` 1), `filter` and `flags` are `uint32_t`, `data` is
+/// `int64_t`. `EVFILT_USER` (8) exists only from NetBSD 10, so the waker is
+/// a pipe.
+// Used on its own platform, and by the tests everywhere.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const NETBSD: Abi = Abi {
+    name: "netbsd",
+    read: 0,
+    write: 1,
+    user: None,
+    layout: Layout {
+        filter_flags_bytes: 4,
+        data: DataField::I64,
+        ext_words: 0,
+    },
+    ..BASE
+};
+
+/// OpenBSD: FreeBSD's filter numbers with `int64_t` data. `EVFILT_USER`
+/// is recent on OpenBSD, so the waker is a pipe.
+// Used on its own platform, and by the tests everywhere.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const OPENBSD: Abi = Abi {
+    name: "openbsd",
+    user: None,
+    layout: Layout {
+        filter_flags_bytes: 2,
+        data: DataField::I64,
+        ext_words: 0,
+    },
+    ..BASE
+};
+
+/// Every platform's table, for tests that must hold on each.
+#[cfg(test)]
+pub(crate) const ALL: [Abi; 6] = [APPLE, FREEBSD, FREEBSD11, DRAGONFLY, NETBSD, OPENBSD];
+
+cfg_if::cfg_if! {
+    if #[cfg(any(target_os = "macos", target_os = "ios"))] {
+        /// The table of the platform being compiled for.
+        pub(crate) const NATIVE: Abi = APPLE;
+    } else if #[cfg(target_os = "freebsd")] {
+        /// The table of the platform being compiled for.
+        pub(crate) const NATIVE: Abi = FREEBSD;
+    } else if #[cfg(target_os = "dragonfly")] {
+        /// The table of the platform being compiled for.
+        pub(crate) const NATIVE: Abi = DRAGONFLY;
+    } else if #[cfg(target_os = "netbsd")] {
+        /// The table of the platform being compiled for.
+        pub(crate) const NATIVE: Abi = NETBSD;
+    } else if #[cfg(target_os = "openbsd")] {
+        /// The table of the platform being compiled for.
+        pub(crate) const NATIVE: Abi = OPENBSD;
+    }
+}
+
+/// At most four changes go to the kernel in one call.
+pub(crate) const MAX_CHANGES: usize = 4;
+
+/// A change list built on the stack (no allocation).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Changes {
+    buf: [Kevent; MAX_CHANGES],
+    len: usize,
+}
+
+impl Changes {
+    const fn new() -> Changes {
+        Changes {
+            buf: [Kevent {
+                ident: 0,
+                filter: 0,
+                flags: 0,
+                fflags: 0,
+                data: 0,
+                udata: 0,
+            }; MAX_CHANGES],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, ident: usize, filter: i32, flags: u32, token: Token) {
+        // Every builder below pushes at most MAX_CHANGES; a longer list would
+        // be a bug here, and dropping the change is not an option, so the
+        // index panics rather than writing past the list.
+        self.buf[self.len] = Kevent {
+            ident,
+            filter,
+            flags,
+            fflags: 0,
+            data: 0,
+            udata: token.0,
+        };
+        self.len += 1;
+    }
+
+    /// The changes, in the order the kernel applies them.
+    pub(crate) fn as_slice(&self) -> &[Kevent] {
+        &self.buf[..self.len]
+    }
+}
+
+/// The two filters a source can have, in the order changes list them.
+fn filters(abi: &Abi, interests: Interest) -> [(i32, bool); 2] {
+    [
+        (abi.read, interests.is_readable()),
+        (abi.write, interests.is_writable()),
+    ]
+}
+
+/// An existence probe of both filters of `fd`: `EV_ENABLE` without
+/// `EV_ADD` succeeds for a filter that is registered (doing nothing to it,
+/// since rouse never disables one) and fails with `ENOENT` otherwise.
+pub(crate) fn probe(abi: &Abi, fd: usize) -> Changes {
+    let mut c = Changes::new();
+    for filter in [abi.read, abi.write] {
+        c.push(fd, filter, abi.enable | abi.receipt, Token(0));
+    }
+    c
+}
+
+/// The changes that register `fd`: one `EV_ADD | EV_CLEAR` per wanted filter.
+pub(crate) fn register(abi: &Abi, fd: usize, token: Token, interests: Interest) -> Changes {
+    let mut c = Changes::new();
+    for (filter, wanted) in filters(abi, interests) {
+        if wanted {
+            c.push(fd, filter, abi.add | abi.clear | abi.receipt, token);
+        }
+    }
+    c
+}
+
+/// The changes that reregister `fd`: the [`probe`] (two records, which tell
+/// whether `fd` was registered at all), then for each filter an `EV_ADD`
+/// if wanted (replacing the token and re-arming it) or an `EV_DELETE` if not.
+pub(crate) fn reregister(abi: &Abi, fd: usize, token: Token, interests: Interest) -> Changes {
+    let mut c = probe(abi, fd);
+    for (filter, wanted) in filters(abi, interests) {
+        let flags = if wanted {
+            abi.add | abi.clear
+        } else {
+            abi.delete
+        };
+        c.push(fd, filter, flags | abi.receipt, token);
+    }
+    c
+}
+
+/// The changes that deregister `fd`: `EV_DELETE` of both filters.
+pub(crate) fn deregister(abi: &Abi, fd: usize) -> Changes {
+    let mut c = Changes::new();
+    for filter in [abi.read, abi.write] {
+        c.push(fd, filter, abi.delete | abi.receipt, Token(0));
+    }
+    c
+}
+
+/// The change that adds the user event `ident` of a waker reported with
+/// `token` (`EV_CLEAR`: each trigger is reported once).
+#[cfg_attr(any(target_os = "netbsd", target_os = "openbsd"), allow(dead_code))]
+pub(crate) fn add_user(abi: &Abi, user: i32, ident: usize, token: Token) -> Changes {
+    let mut c = Changes::new();
+    c.push(ident, user, abi.add | abi.clear | abi.receipt, token);
+    c
+}
+
+/// The change that triggers the user event `ident` (no receipt: the
+/// caller passes no event list, so an error comes back as `-1`/`errno`).
+#[cfg_attr(any(target_os = "netbsd", target_os = "openbsd"), allow(dead_code))]
+pub(crate) fn trigger_user(abi: &Abi, user: i32, ident: usize) -> Kevent {
+    Kevent {
+        ident,
+        filter: user,
+        flags: 0,
+        fflags: abi.trigger,
+        data: 0,
+        udata: 0,
+    }
+}
+
+/// The change that removes the user event `ident`.
+#[cfg_attr(any(target_os = "netbsd", target_os = "openbsd"), allow(dead_code))]
+pub(crate) fn delete_user(abi: &Abi, user: i32, ident: usize) -> Kevent {
+    Kevent {
+        ident,
+        filter: user,
+        flags: abi.delete,
+        fflags: 0,
+        data: 0,
+        udata: 0,
+    }
+}
+
+/// A change's outcome read from its `EV_RECEIPT` record: `Ok` for a record
+/// with `EV_ERROR` and `data == 0` (or, defensively, without `EV_ERROR`),
+/// else the errno in `data`.
+pub(crate) fn receipt(abi: &Abi, reply: &Kevent) -> Result<(), i64> {
+    if reply.flags & abi.error != 0 && reply.data != 0 {
+        Err(reply.data)
+    } else {
+        Ok(())
+    }
+}
+
+/// Why a change list failed, for the selector to turn into an `io::Error`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// `register` of an fd that has a filter in this kqueue already.
+    AlreadyExists,
+    /// `reregister`/`deregister` of an fd that has no filter in this kqueue.
+    NotFound,
+    /// The kernel refused a change with this errno.
+    Os(i64),
+}
+
+/// Judges the replies to [`probe`]: `Ok(true)` if `fd` has either filter,
+/// `Ok(false)` if neither (`ENOENT` twice), the errno otherwise (`EBADF`
+/// for a closed fd).
+pub(crate) fn probed(abi: &Abi, replies: &[Kevent]) -> Result<bool, Failure> {
+    let mut registered = false;
+    for reply in replies {
+        match receipt(abi, reply) {
+            Ok(()) => registered = true,
+            Err(ENOENT) => {}
+            Err(errno) => return Err(Failure::Os(errno)),
+        }
+    }
+    Ok(registered)
+}
+
+/// Judges the replies to [`register`]. `EPIPE` is not an error: macOS
+/// refuses `EVFILT_WRITE` on a pipe whose reader is gone, yet the read side
+/// registered and the write side is simply closed.
+pub(crate) fn registered(abi: &Abi, replies: &[Kevent]) -> Result<(), Failure> {
+    for reply in replies {
+        match receipt(abi, reply) {
+            Ok(()) | Err(EPIPE) => {}
+            Err(errno) => return Err(Failure::Os(errno)),
+        }
+    }
+    Ok(())
+}
+
+/// Judges the replies to [`reregister`] (probe first, then one per filter).
+/// `NotFound` if the probe found nothing: the caller then removes the
+/// filters the list just added, so an unregistered fd stays unregistered.
+/// An `EV_DELETE` of a filter that was not there (`ENOENT`) is fine, and so
+/// is `EPIPE` from an add, as in [`registered`].
+pub(crate) fn reregistered(
+    abi: &Abi,
+    changes: &[Kevent],
+    replies: &[Kevent],
+) -> Result<(), Failure> {
+    let (probes, rest) = replies.split_at(replies.len().min(2));
+    if !probed(abi, probes)? {
+        return Err(Failure::NotFound);
+    }
+    for (change, reply) in changes.iter().skip(2).zip(rest) {
+        match receipt(abi, reply) {
+            Ok(()) => {}
+            Err(ENOENT) if change.flags & abi.delete != 0 => {}
+            Err(EPIPE) if change.flags & abi.add != 0 => {}
+            Err(errno) => return Err(Failure::Os(errno)),
+        }
+    }
+    Ok(())
+}
+
+/// Judges the replies to [`deregister`]: `NotFound` if neither filter was
+/// there; one missing filter is normal (a source registered for one
+/// direction).
+pub(crate) fn deregistered(abi: &Abi, replies: &[Kevent]) -> Result<(), Failure> {
+    let mut removed = false;
+    for reply in replies {
+        match receipt(abi, reply) {
+            Ok(()) => removed = true,
+            Err(ENOENT) => {}
+            Err(errno) => return Err(Failure::Os(errno)),
+        }
+    }
+    if removed {
+        Ok(())
+    } else {
+        Err(Failure::NotFound)
+    }
+}
+
+/// After `reregister` of an unregistered fd: `EV_DELETE` of the filters its
+/// change list added, so the failed call leaves nothing behind.
+pub(crate) fn undo_adds(abi: &Abi, changes: &[Kevent]) -> Changes {
+    let mut c = Changes::new();
+    for change in changes.iter().filter(|c| c.flags & abi.add != 0) {
+        c.push(
+            change.ident,
+            change.filter,
+            abi.delete | abi.receipt,
+            Token(0),
+        );
+    }
+    c
+}
+
+// What a returned record means, following kevent(2) on each platform.
+
+/// The token carried in `udata`.
+#[inline]
+pub(crate) fn token(ev: &Kevent) -> Token {
+    Token(ev.udata)
+}
+
+/// A read filter fired (data to read, a connection to accept, or EOF), or
+/// a user event (the waker, reported readable like the other backends').
+#[inline]
+pub(crate) fn is_readable(abi: &Abi, ev: &Kevent) -> bool {
+    ev.filter == abi.read || Some(ev.filter) == abi.user
+}
+
+/// A write filter fired (space to write, or a connect finished or failed).
+#[inline]
+pub(crate) fn is_writable(abi: &Abi, ev: &Kevent) -> bool {
+    ev.filter == abi.write
+}
+
+/// `EV_ERROR`, or `EV_EOF` with a socket error in `fflags` (kevent(2): the
+/// read and write filters return the pending socket error there).
+#[inline]
+pub(crate) fn is_error(abi: &Abi, ev: &Kevent) -> bool {
+    ev.flags & abi.error != 0 || (ev.flags & abi.eof != 0 && ev.fflags != 0)
+}
+
+/// `EV_EOF` on the read filter: the peer shut down its writing side.
+#[inline]
+pub(crate) fn is_read_closed(abi: &Abi, ev: &Kevent) -> bool {
+    ev.filter == abi.read && ev.flags & abi.eof != 0
+}
+
+/// `EV_EOF` on the write filter: the peer is gone, writes fail.
+#[inline]
+pub(crate) fn is_write_closed(abi: &Abi, ev: &Kevent) -> bool {
+    ev.filter == abi.write && ev.flags & abi.eof != 0
+}
+
+/// `EV_OOBAND` on the read filter (Apple only; never elsewhere).
+#[inline]
+pub(crate) fn is_priority(abi: &Abi, ev: &Kevent) -> bool {
+    ev.filter == abi.read && ev.flags & abi.ooband != 0
+}
+
+/// The longest wait passed to the kernel in one call, in seconds (about 3.2
+/// years; OpenBSD's kernel clamps longer timeouts to this, and others
+/// convert timeouts to nanoseconds, where `Duration::MAX` would overflow). A
+/// longer wait returns early with no events, as a poll may.
+pub(crate) const MAX_TIMEOUT_SECS: u64 = 100_000_000;
+
+/// A timeout as `timespec` fields. kevent takes nanoseconds, so nothing is
+/// rounded: a nonzero timeout never becomes a zero (spinning) one, and
+/// `Duration::MAX` saturates at [`MAX_TIMEOUT_SECS`] instead of overflowing.
+pub(crate) fn timespec_parts(timeout: Duration) -> (u64, u32) {
+    if timeout.as_secs() >= MAX_TIMEOUT_SECS {
+        (MAX_TIMEOUT_SECS, 0)
+    } else {
+        (timeout.as_secs(), timeout.subsec_nanos())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FD: usize = 7;
+    const T: Token = Token(42);
+
+    fn ev(filter: i32, flags: u32) -> Kevent {
+        Kevent {
+            ident: FD,
+            filter,
+            flags,
+            fflags: 0,
+            data: 0,
+            udata: T.0,
+        }
+    }
+
+    fn reply(abi: &Abi, change: &Kevent, errno: i64) -> Kevent {
+        // FreeBSD and macOS return the change with EV_ERROR set and the
+        // errno (or 0) in data.
+        Kevent {
+            flags: change.flags | abi.error,
+            data: errno,
+            ..*change
+        }
+    }
+
+    fn replies(abi: &Abi, changes: &Changes, errnos: &[i64]) -> Changes {
+        let mut out = *changes;
+        for (i, errno) in errnos.iter().enumerate() {
+            out.buf[i] = reply(abi, &changes.buf[i], *errno);
+        }
+        out
+    }
+
+    /// (readable, writable, error, read_closed, write_closed, priority)
+    fn readiness(abi: &Abi, e: &Kevent) -> [bool; 6] {
+        [
+            is_readable(abi, e),
+            is_writable(abi, e),
+            is_error(abi, e),
+            is_read_closed(abi, e),
+            is_write_closed(abi, e),
+            is_priority(abi, e),
+        ]
+    }
+
+    #[test]
+    fn read_with_data_is_readable_only() {
+        for abi in &ALL {
+            let e = Kevent {
+                data: 512,
+                ..ev(abi.read, abi.add | abi.clear)
+            };
+            assert_eq!(
+                readiness(abi, &e),
+                [true, false, false, false, false, false],
+                "{}",
+                abi.name
+            );
+            assert_eq!(token(&e), T);
+        }
+    }
+
+    #[test]
+    fn write_space_is_writable_only() {
+        for abi in &ALL {
+            let e = Kevent {
+                data: 8192,
+                ..ev(abi.write, abi.add | abi.clear)
+            };
+            assert_eq!(
+                readiness(abi, &e),
+                [false, true, false, false, false, false],
+                "{}",
+                abi.name
+            );
+        }
+    }
+
+    #[test]
+    fn eof_on_read_filter_is_read_closed() {
+        for abi in &ALL {
+            // Peer shut down, no socket error, maybe data left to read.
+            let e = Kevent {
+                data: 3,
+                ..ev(abi.read, abi.eof)
+            };
+            assert_eq!(
+                readiness(abi, &e),
+                [true, false, false, true, false, false],
+                "{}",
+                abi.name
+            );
+        }
+    }
+
+    #[test]
+    fn eof_on_write_filter_is_write_closed() {
+        for abi in &ALL {
+            let e = ev(abi.write, abi.eof);
+            assert_eq!(
+                readiness(abi, &e),
+                [false, true, false, false, true, false],
+                "{}",
+                abi.name
+            );
+        }
+    }
+
+    #[test]
+    fn eof_with_socket_error_in_fflags_is_error() {
+        for abi in &ALL {
+            for filter in [abi.read, abi.write] {
+                let e = Kevent {
+                    fflags: 54, // ECONNRESET on the BSDs
+                    ..ev(filter, abi.eof)
+                };
+                assert!(is_error(abi, &e), "{}", abi.name);
+                assert_eq!(is_read_closed(abi, &e), filter == abi.read);
+                assert_eq!(is_write_closed(abi, &e), filter == abi.write);
+            }
+        }
+    }
+
+    #[test]
+    fn ev_error_record_is_error() {
+        for abi in &ALL {
+            let e = Kevent {
+                data: 9, // EBADF
+                ..ev(abi.read, abi.error)
+            };
+            assert!(is_error(abi, &e), "{}", abi.name);
+            assert!(!is_read_closed(abi, &e) && !is_write_closed(abi, &e));
+        }
+    }
+
+    #[test]
+    fn oob_data_is_priority_on_apple_only() {
+        let e = ev(APPLE.read, 0x2000);
+        assert!(is_priority(&APPLE, &e) && is_readable(&APPLE, &e));
+        for abi in &[FREEBSD, DRAGONFLY, NETBSD, OPENBSD] {
+            let e = ev(abi.read, 0x2000);
+            assert!(!is_priority(abi, &e), "{}", abi.name);
+        }
+    }
+
+    #[test]
+    fn user_event_is_the_waker_where_used() {
+        for abi in &ALL {
+            match abi.user {
+                Some(user) => {
+                    let e = Kevent {
+                        fflags: abi.trigger,
+                        ..ev(user, abi.add | abi.clear)
+                    };
+                    assert_eq!(
+                        readiness(abi, &e),
+                        [true, false, false, false, false, false]
+                    );
+                }
+                // The pipe waker is a plain read filter.
+                None => assert!(is_readable(abi, &ev(abi.read, 0))),
+            }
+        }
+        // NetBSD's filter numbers are unsigned: its EVFILT_READ (0) is not a
+        // user event or a write on another platform's numbering, and back.
+        assert!(!is_readable(&NETBSD, &ev(-1, 0)));
+        assert!(!is_writable(&FREEBSD, &ev(1, 0)));
+        assert!(is_writable(&NETBSD, &ev(1, 0)));
+    }
+
+    #[test]
+    fn user_event_changes() {
+        for abi in ALL.iter().filter(|a| a.user.is_some()) {
+            let user = abi.user.unwrap_or_default();
+            let add = add_user(abi, user, 5, T);
+            assert_eq!(add.as_slice().len(), 1);
+            let a = add.as_slice()[0];
+            assert_eq!((a.ident, a.filter, a.udata), (5, user, T.0));
+            assert_eq!(a.flags, abi.add | abi.clear | abi.receipt);
+            let t = trigger_user(abi, user, 5);
+            assert_eq!(
+                (t.ident, t.filter, t.flags, t.fflags),
+                (5, user, 0, 0x0100_0000)
+            );
+            let d = delete_user(abi, user, 5);
+            assert_eq!((d.filter, d.flags), (user, abi.delete));
+        }
+    }
+
+    #[test]
+    fn token_round_trips_through_udata() {
+        for abi in &ALL {
+            for t in [0, 1, 42, usize::MAX >> 1, usize::MAX - 1] {
+                let c = register(abi, FD, Token(t), Interest::READABLE);
+                let back = reply(abi, &c.as_slice()[0], 0);
+                assert_eq!(token(&back), Token(t));
+            }
+        }
+    }
+
+    #[test]
+    fn receipt_with_zero_data_is_success() {
+        for abi in &ALL {
+            let c = register(abi, FD, T, Interest::READABLE | Interest::WRITABLE);
+            let r = replies(abi, &c, &[0, 0]);
+            for rec in r.as_slice() {
+                assert_eq!(receipt(abi, rec), Ok(()));
+                // A receipt is not mistaken for readiness by its EV_ERROR...
+                assert!(rec.flags & abi.error != 0);
+            }
+            assert_eq!(registered(abi, r.as_slice()), Ok(()));
+            assert_eq!(receipt(abi, &reply(abi, &c.as_slice()[0], 9)), Err(9));
+        }
+    }
+
+    #[test]
+    fn change_list_for_each_interest() {
+        let all = Interest::READABLE | Interest::WRITABLE;
+        for abi in &ALL {
+            let flags = abi.add | abi.clear | abi.receipt;
+            let r = register(abi, FD, T, Interest::READABLE);
+            assert_eq!(r.as_slice().len(), 1);
+            assert_eq!(
+                (r.as_slice()[0].filter, r.as_slice()[0].flags),
+                (abi.read, flags)
+            );
+            let w = register(abi, FD, T, Interest::WRITABLE);
+            assert_eq!(w.as_slice().len(), 1);
+            assert_eq!(
+                (w.as_slice()[0].filter, w.as_slice()[0].flags),
+                (abi.write, flags)
+            );
+            let rw = register(abi, FD, T, all);
+            let got: [(i32, u32); 2] = [
+                (rw.as_slice()[0].filter, rw.as_slice()[0].flags),
+                (rw.as_slice()[1].filter, rw.as_slice()[1].flags),
+            ];
+            assert_eq!(got, [(abi.read, flags), (abi.write, flags)], "{}", abi.name);
+            for c in rw.as_slice() {
+                assert_eq!((c.ident, c.udata, c.fflags, c.data), (FD, T.0, 0, 0));
+            }
+        }
+    }
+
+    #[test]
+    fn reregister_adds_wanted_and_deletes_unwanted() {
+        let cases = [
+            (Interest::READABLE, [true, false]),
+            (Interest::WRITABLE, [false, true]),
+            (Interest::READABLE | Interest::WRITABLE, [true, true]),
+        ];
+        for abi in &ALL {
+            for (interests, wanted) in cases {
+                let c = reregister(abi, FD, T, interests);
+                let s = c.as_slice();
+                assert_eq!(s.len(), 4);
+                // The probe comes first and adds nothing.
+                assert_eq!(&s[..2], probe(abi, FD).as_slice());
+                assert!(s[..2].iter().all(|p| p.flags == abi.enable | abi.receipt));
+                for (i, filter) in [abi.read, abi.write].into_iter().enumerate() {
+                    let change = s[2 + i];
+                    assert_eq!(change.filter, filter);
+                    let want = if wanted[i] {
+                        abi.add | abi.clear | abi.receipt
+                    } else {
+                        abi.delete | abi.receipt
+                    };
+                    assert_eq!(change.flags, want, "{} {interests:?}", abi.name);
+                    assert_eq!(change.udata, T.0);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn reregister_verdicts() {
+        for abi in &ALL {
+            let c = reregister(abi, FD, T, Interest::READABLE);
+            let s = c.as_slice();
+            // Registered for reading: probe ok/ENOENT, add ok, delete ENOENT.
+            let r = replies(abi, &c, &[0, ENOENT, 0, ENOENT]);
+            assert_eq!(reregistered(abi, s, r.as_slice()), Ok(()));
+            // Not registered at all: NotFound, and the add is undone.
+            let r = replies(abi, &c, &[ENOENT, ENOENT, 0, ENOENT]);
+            assert_eq!(reregistered(abi, s, r.as_slice()), Err(Failure::NotFound));
+            let undo = undo_adds(abi, s);
+            assert_eq!(undo.as_slice().len(), 1);
+            assert_eq!(
+                (undo.as_slice()[0].filter, undo.as_slice()[0].flags),
+                (abi.read, abi.delete | abi.receipt)
+            );
+            // A closed fd: EBADF from the probe.
+            let r = replies(abi, &c, &[9, 9, 9, 9]);
+            assert_eq!(reregistered(abi, s, r.as_slice()), Err(Failure::Os(9)));
+            // EPIPE from an add is fine; from a delete it is not.
+            let w = reregister(abi, FD, T, Interest::WRITABLE);
+            let r = replies(abi, &w, &[0, 0, 0, EPIPE]);
+            assert_eq!(reregistered(abi, w.as_slice(), r.as_slice()), Ok(()));
+            let r = replies(abi, &c, &[0, 0, 0, EPIPE]);
+            assert_eq!(reregistered(abi, s, r.as_slice()), Err(Failure::Os(EPIPE)));
+            // ENOENT from an add is a real failure.
+            let r = replies(abi, &c, &[0, 0, ENOENT, 0]);
+            assert_eq!(reregistered(abi, s, r.as_slice()), Err(Failure::Os(ENOENT)));
+        }
+    }
+
+    #[test]
+    fn register_and_probe_verdicts() {
+        for abi in &ALL {
+            let p = probe(abi, FD);
+            assert_eq!(p.as_slice().len(), 2);
+            let r = replies(abi, &p, &[ENOENT, ENOENT]);
+            assert_eq!(probed(abi, r.as_slice()), Ok(false));
+            let r = replies(abi, &p, &[ENOENT, 0]);
+            assert_eq!(probed(abi, r.as_slice()), Ok(true));
+            let r = replies(abi, &p, &[9, 9]);
+            assert_eq!(probed(abi, r.as_slice()), Err(Failure::Os(9)));
+            let c = register(abi, FD, T, Interest::READABLE | Interest::WRITABLE);
+            // EPIPE on the write filter (macOS, pipe without a reader): ok.
+            let r = replies(abi, &c, &[0, EPIPE]);
+            assert_eq!(registered(abi, r.as_slice()), Ok(()));
+            let r = replies(abi, &c, &[0, 22]);
+            assert_eq!(registered(abi, r.as_slice()), Err(Failure::Os(22)));
+        }
+    }
+
+    #[test]
+    fn deregister_verdicts() {
+        for abi in &ALL {
+            let c = deregister(abi, FD);
+            let s = c.as_slice();
+            assert_eq!(s.len(), 2);
+            assert!(s.iter().all(|d| d.flags == abi.delete | abi.receipt));
+            assert_eq!((s[0].filter, s[1].filter), (abi.read, abi.write));
+            let ok = |e: &[i64]| deregistered(abi, replies(abi, &c, e).as_slice());
+            assert_eq!(ok(&[0, 0]), Ok(()));
+            assert_eq!(ok(&[0, ENOENT]), Ok(()));
+            assert_eq!(ok(&[ENOENT, 0]), Ok(()));
+            assert_eq!(ok(&[ENOENT, ENOENT]), Err(Failure::NotFound));
+            assert_eq!(ok(&[9, 9]), Err(Failure::Os(9)));
+        }
+    }
+
+    #[test]
+    fn layouts_match_each_platforms_header() {
+        // 64-bit targets: int64_t aligned to 8.
+        assert_eq!(APPLE.layout.size(8, 8), 32);
+        assert_eq!(FREEBSD.layout.size(8, 8), 64); // 32 + uint64_t ext[4]
+        assert_eq!(FREEBSD11.layout.size(8, 8), 32);
+        assert_eq!(DRAGONFLY.layout.size(8, 8), 32);
+        assert_eq!(NETBSD.layout.size(8, 8), 40); // u32 filter and flags
+        assert_eq!(OPENBSD.layout.size(8, 8), 32);
+        // i386 (int64_t aligned to 4) and armv7 (aligned to 8).
+        assert_eq!(FREEBSD11.layout.size(4, 4), 20);
+        assert_eq!(FREEBSD.layout.size(4, 4), 56);
+        assert_eq!(FREEBSD.layout.size(4, 8), 64);
+        assert_eq!(NETBSD.layout.size(4, 4), 28);
+    }
+
+    #[test]
+    fn platform_constants() {
+        assert_eq!((APPLE.read, APPLE.write, APPLE.user), (-1, -2, Some(-10)));
+        assert_eq!(FREEBSD.user, Some(-11));
+        assert_eq!(DRAGONFLY.user, Some(-9));
+        assert_eq!((NETBSD.read, NETBSD.write, NETBSD.user), (0, 1, None));
+        assert_eq!((OPENBSD.read, OPENBSD.write, OPENBSD.user), (-1, -2, None));
+        for abi in &ALL {
+            assert_eq!((abi.add, abi.delete, abi.enable), (1, 2, 4));
+            assert_eq!((abi.clear, abi.receipt), (0x20, 0x40));
+            assert_eq!((abi.error, abi.eof), (0x4000, 0x8000));
+        }
+    }
+
+    #[test]
+    fn timeouts_are_exact_and_saturate() {
+        assert_eq!(timespec_parts(Duration::ZERO), (0, 0));
+        assert_eq!(timespec_parts(Duration::from_nanos(1)), (0, 1));
+        assert_eq!(
+            timespec_parts(Duration::new(3, 999_999_999)),
+            (3, 999_999_999)
+        );
+        assert_eq!(
+            timespec_parts(Duration::from_secs(MAX_TIMEOUT_SECS - 1)),
+            (MAX_TIMEOUT_SECS - 1, 0)
+        );
+        assert_eq!(timespec_parts(Duration::MAX), (MAX_TIMEOUT_SECS, 0));
+    }
+}
