@@ -3,6 +3,8 @@
 //! one allocation (the table shared with cloned registries) and nothing
 //! after. A counting global allocator, counting only on the test's thread,
 //! proves it.
+// Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
+#![cfg(unix)]
 mod common;
 use common::*;
 
@@ -131,6 +133,22 @@ fn steady_state_allocates_nothing<S: Backend>(expected_setup: usize) {
 #[test]
 fn epoll_allocates_nothing() {
     steady_state_allocates_nothing::<rouse::sys::EpollSelector>(0);
+}
+
+#[cfg(all(
+    feature = "kqueue",
+    any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )
+))]
+#[test]
+fn kqueue_allocates_nothing() {
+    steady_state_allocates_nothing::<rouse::sys::KqueueSelector>(0);
 }
 
 #[cfg(feature = "poll")]

@@ -337,6 +337,8 @@ const PRIORITY: u8 = 32;
 /// Translates poll(2)'s `revents` into portable readiness. An error or
 /// hang-up also marks the directions the source asked for as ready, so a
 /// task waiting on either finds out by trying its operation.
+// `RDHUP` is 0 off Linux and Android, where the masks with it are no-ops.
+#[allow(clippy::bad_bit_mask)]
 fn readiness(rev: libc::c_short, interests: Interest) -> u8 {
     let err = rev & (libc::POLLERR | libc::POLLNVAL) != 0;
     let hup = rev & libc::POLLHUP != 0;
