@@ -1,1 +1,177 @@
-//! net
+//! Networking primitives: non-blocking sockets that are readiness sources.
+//!
+//! The types match mio 1.x's `mio::net`: [`TcpListener`], [`TcpStream`],
+//! [`UdpSocket`] and, on Unix, [`UnixListener`], [`UnixStream`] and
+//! [`UnixDatagram`]. Each is a thin wrapper over the std socket of the same
+//! name that implements [`Source`](crate::event::Source) for every backend,
+//! so one socket type works with epoll and poll(2) in the same program.
+//!
+//! Sockets these types create are non-blocking and close-on-exec. Sockets
+//! handed in with `from_std` (or `FromRawFd`, `From<OwnedFd>`) are used as
+//! they are: the caller must have made them non-blocking.
+//!
+//! As with mio, readiness is edge-triggered: after an event, read (or
+//! write, or accept) until the operation returns
+//! [`WouldBlock`](std::io::ErrorKind::WouldBlock) before waiting again.
+//! Meeting `WouldBlock` through these types is also what re-arms a source
+//! on backends that emulate edges (poll(2)); a socket used through its raw
+//! fd instead must be re-armed with
+//! [`Registry::reregister`](crate::Registry::reregister).
+//!
+//! This module must never block, allocate per operation, or retry an
+//! operation on the caller's behalf: every result is the OS's.
+//!
+//! ```
+//! use rouse::net::{TcpListener, TcpStream};
+//! use rouse::{Events, Interest, Poll, Token};
+//! use std::io::{Read, Write};
+//!
+//! let mut poll = Poll::new()?;
+//! let mut events = Events::with_capacity(16);
+//! let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
+//! poll.registry().register(&mut listener, Token(0), Interest::READABLE)?;
+//!
+//! let mut client = TcpStream::connect(listener.local_addr()?)?;
+//! poll.registry().register(&mut client, Token(1), Interest::WRITABLE)?;
+//!
+//! // The client is connected once it is writable.
+//! let mut connected = false;
+//! while !connected {
+//!     poll.poll(&mut events, None)?;
+//!     connected = events.iter().any(|e| e.token() == Token(1) && e.is_writable());
+//! }
+//!
+//! // Accept, waiting for an event only when nothing is waiting: the
+//! // listener's event may have come with the client's above.
+//! let (mut server, _peer) = loop {
+//!     match listener.accept() {
+//!         Ok(pair) => break pair,
+//!         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+//!             poll.poll(&mut events, None)?;
+//!         }
+//!         Err(e) => return Err(e),
+//!     }
+//! };
+//! poll.registry().register(&mut server, Token(2), Interest::READABLE)?;
+//!
+//! client.write_all(b"ping")?;
+//!
+//! let mut buf = [0; 4];
+//! let mut got = 0;
+//! while got < 4 {
+//!     match server.read(&mut buf[got..]) {
+//!         Ok(n) => got += n,
+//!         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+//!             poll.poll(&mut events, None)?;
+//!         }
+//!         Err(e) => return Err(e),
+//!     }
+//! }
+//! assert_eq!(&buf, b"ping");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod io_source;
+mod socket;
+mod tcp;
+mod udp;
+#[cfg(unix)]
+mod uds;
+
+pub use self::tcp::{TcpListener, TcpStream};
+pub use self::udp::UdpSocket;
+#[cfg(unix)]
+pub use self::uds::{UnixDatagram, UnixListener, UnixStream};
+
+/// Implements `Source<S>` for every `S: Selector<Raw = RawFd>` on a net type
+/// whose `inner` field is an `IoSource`, by delegation.
+macro_rules! impl_source {
+    ($ty:ty) => {
+        impl<S> $crate::event::Source<S> for $ty
+        where
+            S: $crate::sys::Selector<Raw = std::os::fd::RawFd>,
+        {
+            #[inline]
+            fn register(
+                &mut self,
+                registry: &$crate::Registry<S>,
+                token: $crate::Token,
+                interests: $crate::Interest,
+            ) -> std::io::Result<()> {
+                self.inner.register(registry, token, interests)
+            }
+
+            #[inline]
+            fn reregister(
+                &mut self,
+                registry: &$crate::Registry<S>,
+                token: $crate::Token,
+                interests: $crate::Interest,
+            ) -> std::io::Result<()> {
+                self.inner.reregister(registry, token, interests)
+            }
+
+            #[inline]
+            fn deregister(&mut self, registry: &$crate::Registry<S>) -> std::io::Result<()> {
+                self.inner.deregister(registry)
+            }
+        }
+    };
+}
+
+/// Implements the fd conversions and `Debug` for a net type `$ty` wrapping
+/// an `IoSource<$std>` in its `inner` field.
+macro_rules! impl_fd {
+    ($ty:ident, $std:ty) => {
+        impl std::os::fd::AsRawFd for $ty {
+            #[inline]
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.get())
+            }
+        }
+
+        impl std::os::fd::AsFd for $ty {
+            #[inline]
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(self.inner.get())
+            }
+        }
+
+        impl std::os::fd::IntoRawFd for $ty {
+            fn into_raw_fd(self) -> std::os::fd::RawFd {
+                std::os::fd::IntoRawFd::into_raw_fd(self.inner.into_inner())
+            }
+        }
+
+        /// Takes the socket as it is: it must already be non-blocking.
+        impl std::os::fd::FromRawFd for $ty {
+            unsafe fn from_raw_fd(fd: std::os::fd::RawFd) -> $ty {
+                // SAFETY: the caller guarantees `fd` is an open socket of
+                // the right kind that nothing else owns, as this trait
+                // requires; the std type takes over that ownership.
+                $ty::from_std(unsafe { <$std as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            }
+        }
+
+        /// Takes the socket as it is: it must already be non-blocking.
+        impl From<std::os::fd::OwnedFd> for $ty {
+            fn from(fd: std::os::fd::OwnedFd) -> $ty {
+                $ty::from_std(<$std>::from(fd))
+            }
+        }
+
+        impl From<$ty> for std::os::fd::OwnedFd {
+            fn from(socket: $ty) -> std::os::fd::OwnedFd {
+                socket.inner.into_inner().into()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self.inner.get(), f)
+            }
+        }
+    };
+}
+
+pub(crate) use {impl_fd, impl_source};
