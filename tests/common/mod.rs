@@ -172,3 +172,82 @@ pub fn stream_pair() -> (
 /// Short waits used by the tests.
 pub const SHORT: Duration = Duration::from_millis(50);
 pub const LONG: Duration = Duration::from_secs(5);
+
+/// A directory under `std::env::temp_dir()` with a name no other test (or
+/// test process) uses, removed with everything in it on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    /// Creates `rouse-<tag>-<pid>-<n>-<nanos>` in the temp directory.
+    pub fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("rouse-{tag}-{}-{n}-{nanos}", std::process::id());
+        let path = std::env::temp_dir().join(name);
+        std::fs::create_dir(&path).expect("creating a temp dir");
+        TempDir(path)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Reads from `reader` until `n` bytes have arrived, waiting for a readable
+/// event for `token` on `poll` whenever a read would block; panics on
+/// end-of-file or after `LONG`.
+pub fn read_exactly<S: Backend, const N: usize, R: std::io::Read>(
+    poll: &mut Poll<S>,
+    events: &mut Events<S, N>,
+    token: Token,
+    mut reader: R,
+    n: usize,
+) -> Vec<u8> {
+    let deadline = Instant::now() + LONG;
+    let mut out = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        assert!(
+            Instant::now() < deadline,
+            "[{}] read timed out after {got} of {n} bytes",
+            S::NAME
+        );
+        match reader.read(&mut out[got..]) {
+            Ok(0) => panic!("[{}] end-of-file after {got} of {n} bytes", S::NAME),
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                expect_event(poll, events, token, LONG, |e| e.is_readable());
+            }
+            Err(e) => panic!("[{}] read: {e}", S::NAME),
+        }
+    }
+    out
+}
+
+/// Reads from `reader` until it returns `WouldBlock`, returning what was
+/// read; panics on end-of-file or another error, or after 1024 reads.
+pub fn drain<R: std::io::Read>(mut reader: R) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 64 * 1024];
+    for _ in 0..1024 {
+        match reader.read(&mut buf) {
+            Ok(0) => panic!("end-of-file while draining"),
+            Ok(k) => out.extend_from_slice(&buf[..k]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return out,
+            Err(e) => panic!("read while draining: {e}"),
+        }
+    }
+    panic!("never reached WouldBlock while draining");
+}
