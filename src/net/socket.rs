@@ -334,10 +334,13 @@ mod tests {
         let (sun, len) = unix_raw(b"/tmp/s", false).unwrap();
         let base = mem::offset_of!(libc::sockaddr_un, sun_path);
         assert_eq!(len as usize, base + 7);
-        assert_eq!(sun.sun_path[5] as u8, b's');
+        assert_eq!(sun.sun_path[5], b's' as libc::c_char);
         assert_eq!(sun.sun_path[6], 0);
         let (sun, len) = unix_raw(b"name", true).unwrap();
         assert_eq!(len as usize, base + 5);
-        assert_eq!((sun.sun_path[0], sun.sun_path[1] as u8), (0, b'n'));
+        assert_eq!(
+            (sun.sun_path[0], sun.sun_path[1]),
+            (0, b'n' as libc::c_char)
+        );
     }
 }
