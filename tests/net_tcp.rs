@@ -2,7 +2,7 @@
 //! edge-triggered readiness (which exercises poll(2)'s re-arming), close,
 //! shutdown, deregister and reregister, IPv6.
 // Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "net"))]
 mod common;
 use common::*;
 

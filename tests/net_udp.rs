@@ -1,7 +1,7 @@
 //! UdpSocket on every backend: send_to/recv_from, connect/send/recv,
 //! peeking, edge-triggered readiness, deregister, IPv6, options.
 // Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "net"))]
 mod common;
 use common::*;
 

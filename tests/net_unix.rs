@@ -2,7 +2,7 @@
 //! listeners on a path in a fresh temp dir, edge-triggered readiness, peer
 //! close, shutdown, deregister, datagrams by path and unbound.
 // Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
-#![cfg(unix)]
+#![cfg(all(unix, feature = "net"))]
 mod common;
 use common::*;
 
