@@ -2,12 +2,16 @@
 """Checks an echo server: N concurrent clients each send M bytes and must get
 every byte back, in order, and then end-of-file once they stop sending.
 
-    ci/echo_check.py 127.0.0.1:9000 [--clients 8] [--bytes 262144] [--timeout 60]
+    ci/echo_check.py 127.0.0.1:9000 [--clients 8] [--bytes 262144]
+                     [--read-delay 0] [--timeout 60]
 
 Each client sends its own pseudo-random pattern (seeded by its number) from
 one thread while another reads the echo, so the server sees full-duplex
-traffic and has to cope with partial writes. Standard library only. Prints
-one summary line and exits 0 if every client got its bytes back, 1 if not.
+traffic. With --read-delay the clients start reading only after that many
+seconds: send more than the socket buffers hold and the server's writes
+must block, so it has to keep unsent bytes and wait until it can write.
+Standard library only. Prints one summary line and exits 0 if every client
+got its bytes back, 1 if not.
 """
 
 import argparse
@@ -30,8 +34,9 @@ def parse_addr(text):
 class Client:
     """One connection: sends `pattern`, reads it back, records the first error."""
 
-    def __init__(self, number, addr, size, deadline):
+    def __init__(self, number, addr, size, read_delay, deadline):
         self.number = number
+        self.read_delay = read_delay
         self.addr = addr
         self.pattern = random.Random(number).randbytes(size)
         self.deadline = deadline
@@ -55,6 +60,7 @@ class Client:
         with sock:
             sender = threading.Thread(target=self.send, args=(sock,), daemon=True)
             sender.start()
+            time.sleep(self.read_delay)
             self.receive(sock)
             sender.join(self.left())
             if sender.is_alive():
@@ -104,12 +110,13 @@ def main():
     parser.add_argument("addr", type=parse_addr, help="the server, HOST:PORT")
     parser.add_argument("--clients", type=int, default=8, help="concurrent connections (8)")
     parser.add_argument("--bytes", type=int, default=256 * 1024, help="bytes per client (256 KiB)")
+    parser.add_argument("--read-delay", type=float, default=0.0, help="seconds before reading (0)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds for everything (60)")
     args = parser.parse_args()
 
     start = time.monotonic()
     deadline = start + args.timeout
-    clients = [Client(i, args.addr, args.bytes, deadline) for i in range(args.clients)]
+    clients = [Client(i, args.addr, args.bytes, args.read_delay, deadline) for i in range(args.clients)]
     for client in clients:
         client.thread.start()
     for client in clients:
@@ -120,6 +127,8 @@ def main():
 
     host, port = args.addr
     what = f"{args.clients} clients x {args.bytes} bytes via {host}:{port}"
+    if args.read_delay:
+        what += f", reading after {args.read_delay:g} s"
     errors = [c.error for c in clients if c.error]
     if errors:
         print(f"echo_check: FAILED {what}: {len(errors)} failed; {errors[0]}", flush=True)
