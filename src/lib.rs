@@ -86,3 +86,9 @@ pub use waker::Waker;
 pub mod unix {
     pub use crate::sys::unix::SourceFd;
 }
+
+/// WASI-only extensions: `SourceFd` for any wasip1 file descriptor.
+#[cfg(all(feature = "wasi", target_os = "wasi"))]
+pub mod wasi {
+    pub use crate::sys::wasi::SourceFd;
+}

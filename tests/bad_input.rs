@@ -4,13 +4,19 @@ mod common;
 use common::*;
 
 use rouse::io::ErrorKind;
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, IntoRawFd};
 use std::time::{Duration, Instant};
 
-use rouse::unix::SourceFd;
-use rouse::{Events, Interest, Poll, Token, Waker};
+use rouse::{Events, Poll};
 
+// The cases that need socketpairs, threads or signals: Unix only.
+#[cfg(unix)]
+use rouse::{unix::SourceFd, Interest, Token, Waker};
+#[cfg(unix)]
+use std::io::{Read, Write};
+#[cfg(unix)]
+use std::os::fd::{AsRawFd, IntoRawFd};
+
+#[cfg(unix)]
 fn register_twice_is_already_exists<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -36,6 +42,7 @@ fn register_twice_is_already_exists<S: Backend>() {
     expect_no_event(&mut poll, &mut events, Token(2), SHORT);
 }
 
+#[cfg(unix)]
 fn unregistered_source_is_not_found<S: Backend>() {
     let poll = new_poll::<S>();
     let (a, _b) = stream_pair();
@@ -56,6 +63,7 @@ fn unregistered_source_is_not_found<S: Backend>() {
     assert_eq!(err.kind(), ErrorKind::NotFound, "[{}] {err}", S::NAME);
 }
 
+#[cfg(unix)]
 fn full_table_names_its_capacity<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -107,6 +115,7 @@ fn full_table_names_its_capacity<S: Backend>() {
     }
 }
 
+#[cfg(unix)]
 fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -145,6 +154,7 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     assert!(seen.iter().filter(|e| e.token() == Token(2)).count() <= 1);
 }
 
+#[cfg(unix)]
 fn reserved_token_is_invalid_input<S: Backend>() {
     let poll = new_poll::<S>();
     let (a, _b) = stream_pair();
@@ -174,6 +184,7 @@ fn reserved_token_is_invalid_input<S: Backend>() {
     );
 }
 
+#[cfg(unix)]
 fn duration_max_blocks_without_overflow<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -235,6 +246,7 @@ fn capacity_is_capped_by_storage<S: Backend>() {
     assert_eq!(events.capacity(), 3);
 }
 
+#[cfg(unix)]
 fn interrupted_poll_reports_interrupted<S: Backend>() {
     extern "C" fn on_signal(_: libc::c_int) {}
     // SAFETY: installs a handler that does nothing, without SA_RESTART, so
@@ -266,6 +278,7 @@ fn interrupted_poll_reports_interrupted<S: Backend>() {
     poll.poll(&mut events, Some(Duration::ZERO)).unwrap();
 }
 
+#[cfg(unix)]
 fn poll_clears_events_first<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -285,16 +298,24 @@ fn poll_clears_events_first<S: Backend>() {
 }
 
 backend_tests!(
+    #[cfg(unix)]
     register_twice_is_already_exists,
+    #[cfg(unix)]
     unregistered_source_is_not_found,
+    #[cfg(unix)]
     full_table_names_its_capacity,
+    #[cfg(unix)]
     closed_or_invalid_fd_is_an_os_error,
+    #[cfg(unix)]
     reserved_token_is_invalid_input,
+    #[cfg(unix)]
     duration_max_blocks_without_overflow,
     one_nanosecond_rounds_up_to_a_millisecond,
     zero_capacity_events_is_invalid_input,
     capacity_is_capped_by_storage,
+    #[cfg(unix)]
     interrupted_poll_reports_interrupted,
+    #[cfg(unix)]
     poll_clears_events_first,
 );
 

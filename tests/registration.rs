@@ -1,7 +1,7 @@
 //! The async readiness layer: independent read/write streams, the
 //! clear/arrive race, waker replacement, wake-with-error on deregister and
 //! shutdown, a full reactor — on every backend.
-#![cfg(all(feature = "async", feature = "net"))]
+#![cfg(all(unix, feature = "async", feature = "net"))]
 mod common;
 use common::*;
 

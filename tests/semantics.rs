@@ -4,13 +4,17 @@
 mod common;
 use common::*;
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use rouse::unix::SourceFd;
-use rouse::{Events, Interest, Token};
+// The cases that need socketpairs: Unix only.
+#[cfg(unix)]
+use rouse::{unix::SourceFd, Events, Interest, Token};
+#[cfg(unix)]
+use std::io::{Read, Write};
+#[cfg(unix)]
+use std::os::fd::AsRawFd;
 
+#[cfg(unix)]
 fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -24,6 +28,7 @@ fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
     expect_no_event(&mut poll, &mut events, Token(1), SHORT);
 }
 
+#[cfg(unix)]
 fn reregister_rearms_present_readiness<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -41,6 +46,7 @@ fn reregister_rearms_present_readiness<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
 }
 
+#[cfg(unix)]
 fn reregister_replaces_interests<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -64,6 +70,7 @@ fn reregister_replaces_interests<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
 }
 
+#[cfg(unix)]
 fn deregistered_token_is_never_reported<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -95,6 +102,7 @@ fn deregistered_token_is_never_reported<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(3), LONG, |e| e.is_readable());
 }
 
+#[cfg(unix)]
 fn peer_close_reports_read_closed<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -111,6 +119,7 @@ fn peer_close_reports_read_closed<S: Backend>() {
     assert!(seen.iter().filter(|e| e.token() == Token(1)).count() <= 1);
 }
 
+#[cfg(unix)]
 fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = Events::<S, 4>::new();
@@ -139,6 +148,7 @@ fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
     );
 }
 
+#[cfg(unix)]
 fn readable_and_writable_together<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -171,7 +181,7 @@ fn timeout_zero_returns_at_once<S: Backend>() {
     assert!(start.elapsed() < Duration::from_secs(1));
 }
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", unix))]
 fn boxed_sources_register<S: Backend>() {
     use rouse::event::Source;
     struct Pipe(std::os::unix::net::UnixStream);
@@ -209,23 +219,32 @@ fn boxed_sources_register<S: Backend>() {
 }
 
 backend_tests!(
+    #[cfg(unix)]
     edge_triggered_no_repeat_without_new_readiness,
+    #[cfg(unix)]
     reregister_rearms_present_readiness,
+    #[cfg(unix)]
     reregister_replaces_interests,
+    #[cfg(unix)]
     deregistered_token_is_never_reported,
+    #[cfg(unix)]
     peer_close_reports_read_closed,
+    #[cfg(unix)]
     more_ready_than_capacity_arrive_next_poll,
+    #[cfg(unix)]
     readable_and_writable_together,
     timeout_zero_returns_at_once,
+    #[cfg(unix)]
     small_events_do_not_starve_later_sources,
 );
 
-#[cfg(feature = "std")]
+#[cfg(all(feature = "std", unix))]
 mod boxed {
     use super::*;
     backend_tests!(boxed_sources_register);
 }
 
+#[cfg(unix)]
 fn small_events_do_not_starve_later_sources<S: Backend>() {
     // Sources 0..4 are re-armed and ready again on every poll; a buffer of
     // 4 must still reach sources 4..8.

@@ -1,7 +1,7 @@
 //! Threads: Poll, Registry and Waker are Send + Sync; a registration from
 //! another thread while `poll` blocks takes effect before that poll
 //! returns; a Waker never loses its last wake; one Waker per Poll.
-#![cfg(feature = "std")]
+#![cfg(all(unix, feature = "std"))]
 mod common;
 use common::*;
 

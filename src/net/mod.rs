@@ -21,6 +21,14 @@
 //! This module must never block, allocate per operation, or retry an
 //! operation on the caller's behalf: every result is the OS's.
 //!
+//! On wasm32-wasip1 only [`TcpListener`] and [`TcpStream`] exist, made from
+//! sockets the host preopens (`wasmtime run -S tcplisten=ADDR` hands a
+//! listener in as fd 3: `TcpListener::from_std`, or `FromRawFd`) and the
+//! connections accepted on them: accept, read, write and shutdown work;
+//! `bind` and `connect` return `Unsupported`, and so do what the host
+//! cannot tell (addresses, socket options). wasip1 has no UDP or Unix
+//! sockets, so those types are absent there.
+//!
 //! ```
 //! use rouse::net::{TcpListener, TcpStream};
 //! use rouse::{Events, Interest, Poll, Token};
@@ -72,13 +80,19 @@
 //! ```
 
 mod io_source;
+#[cfg(unix)]
+mod socket;
+#[cfg(target_os = "wasi")]
+#[path = "socket_wasi.rs"]
 mod socket;
 mod tcp;
+#[cfg(unix)]
 mod udp;
 #[cfg(unix)]
 mod uds;
 
 pub use self::tcp::{TcpListener, TcpStream};
+#[cfg(unix)]
 pub use self::udp::UdpSocket;
 #[cfg(unix)]
 pub use self::uds::{UnixDatagram, UnixListener, UnixStream};

@@ -56,20 +56,29 @@ pub use self::kqueue::KqueueSelector;
 ))]
 mod kqueue;
 
-#[cfg(all(feature = "poll", unix))]
+#[cfg(any(all(feature = "poll", unix), all(feature = "wasi", target_os = "wasi")))]
+// The WASI backend is single-threaded: it needs only `lock`.
+#[cfg_attr(not(all(feature = "poll", unix)), allow(dead_code, unused_imports))]
 mod lock;
 #[cfg(all(feature = "poll", unix))]
 pub mod poll;
 #[cfg(all(feature = "poll", unix))]
 pub use self::poll::PollSelector;
 
+#[cfg(all(feature = "wasi", target_os = "wasi"))]
+pub mod wasi;
+#[cfg(all(feature = "wasi", target_os = "wasi"))]
+pub use self::wasi::WasiSelector;
+
 #[cfg(feature = "std")]
 pub use self::arm::{Arm, Rearm};
 #[cfg(feature = "std")]
 mod arm;
 
-#[cfg(not(feature = "std"))]
+#[cfg(all(not(feature = "std"), unix))]
 pub(crate) use self::unix::errno_kind;
+#[cfg(all(not(feature = "std"), feature = "wasi", target_os = "wasi"))]
+pub(crate) use self::wasi::errno_kind;
 
 cfg_if::cfg_if! {
     if #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))] {
@@ -97,10 +106,14 @@ cfg_if::cfg_if! {
         /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
         /// otherwise poll(2) on every Unix.
         pub type DefaultSelector = PollSelector;
+    } else if #[cfg(all(feature = "wasi", target_os = "wasi"))] {
+        /// The selector `Poll::new()` uses: on wasm32-wasip1, `poll_oneoff`
+        /// when the `wasi` feature is on (which has no `Waker`).
+        pub type DefaultSelector = WasiSelector;
     } else {
         compile_error!(
             "rouse: no backend for this target; enable a backend feature \
-             (`os-poll`, or one of `epoll`, `kqueue`, `poll`) that the target supports"
+             (`os-poll`, or one of `epoll`, `kqueue`, `poll`, `wasi`) that the target supports"
         );
     }
 }

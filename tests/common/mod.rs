@@ -36,19 +36,35 @@ impl Backend for rouse::sys::KqueueSelector {
     const NAME: &'static str = "kqueue";
 }
 
-#[cfg(feature = "poll")]
+#[cfg(all(feature = "poll", unix))]
 impl<const N: usize> Backend for rouse::sys::PollSelector<N> {
     const NAME: &'static str = "poll";
 }
 
-/// The table size the poll(2) instantiation uses.
+#[cfg(all(feature = "wasi", target_os = "wasi"))]
+impl<const N: usize> Backend for rouse::sys::WasiSelector<N> {
+    const NAME: &'static str = "wasi";
+}
+
+/// `SourceFd` of the target: the Unix one, or WASI's (the same shape).
+#[cfg(unix)]
+pub use rouse::unix::SourceFd;
+#[cfg(all(feature = "wasi", target_os = "wasi"))]
+pub use rouse::wasi::SourceFd;
+
+/// The table size the poll(2) and WASI instantiations use.
 pub const POLL_CAPACITY: usize = 64;
 
 /// Instantiates each named generic test `fn name<S: Backend>()` once per
-/// compiled backend: `epoll::name`, `kqueue::name` and `poll::name`.
+/// compiled backend: `epoll::name`, `kqueue::name`, `poll::name` and
+/// `wasi::name`.
+///
+/// A name may carry attributes, which apply on the WASI backend (whose
+/// target has no socketpairs or threads): `#[cfg(unix)] name` leaves a
+/// test out there.
 #[macro_export]
 macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
         #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
         mod epoll {
             $(
@@ -74,12 +90,22 @@ macro_rules! backend_tests {
                 }
             )*
         }
-        #[cfg(feature = "poll")]
+        #[cfg(all(feature = "poll", unix))]
         mod poll {
             $(
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::PollSelector<{ $crate::common::POLL_CAPACITY }>>();
+                }
+            )*
+        }
+        #[cfg(all(feature = "wasi", target_os = "wasi"))]
+        mod wasi {
+            $(
+                $(#[$meta])*
+                #[test]
+                fn $name() {
+                    super::$name::<rouse::sys::WasiSelector<{ $crate::common::POLL_CAPACITY }>>();
                 }
             )*
         }
@@ -159,6 +185,7 @@ pub fn expect_no_event<S: Backend, const N: usize>(
 }
 
 /// A connected non-blocking Unix stream pair (std types).
+#[cfg(unix)]
 pub fn stream_pair() -> (
     std::os::unix::net::UnixStream,
     std::os::unix::net::UnixStream,
