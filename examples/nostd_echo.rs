@@ -20,8 +20,8 @@
 //! rouse makes edge-triggered by not watching a reported direction again
 //! until it is re-armed, forgetting that would stall the connection.
 //!
-//! Targets: Linux, Android and the BSDs (it uses `accept4` and
-//! `SOCK_NONBLOCK`, which macOS lacks).
+//! Targets: every Unix (`accept4` where it exists, `accept` and `fcntl`
+//! on Apple's systems, which lack it).
 #![no_std]
 #![no_main]
 
@@ -167,16 +167,7 @@ fn accept_all(
     conns: &mut [Option<Conn>; MAX_CONNS],
 ) {
     loop {
-        // SAFETY: `listener` is an open listening socket; null address
-        // pointers are allowed when the peer address is not wanted.
-        let fd = unsafe {
-            libc::accept4(
-                listener,
-                core::ptr::null_mut(),
-                core::ptr::null_mut(),
-                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            )
-        };
+        let fd = accept(listener);
         if fd < 0 {
             match errno() {
                 libc::EINTR | libc::ECONNABORTED => continue,
@@ -263,23 +254,64 @@ fn rearm(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Inte
     }
 }
 
+/// Accepts a connection as a nonblocking, close-on-exec socket: its fd, or
+/// -1 with `errno` set.
+#[cfg(not(target_vendor = "apple"))]
+fn accept(listener: libc::c_int) -> libc::c_int {
+    // SAFETY: `listener` is an open listening socket; null address
+    // pointers are allowed when the peer address is not wanted.
+    unsafe {
+        libc::accept4(
+            listener,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    }
+}
+
+/// Accepts a connection as a nonblocking, close-on-exec socket: its fd, or
+/// -1 with `errno` set. (Apple's systems have no `accept4`.)
+#[cfg(target_vendor = "apple")]
+fn accept(listener: libc::c_int) -> libc::c_int {
+    // SAFETY: as for accept4 above, without the flags.
+    let fd = unsafe { libc::accept(listener, core::ptr::null_mut(), core::ptr::null_mut()) };
+    if fd >= 0 && set_nonblocking_cloexec(fd).is_err() {
+        close(fd); // a successful close leaves errno as fcntl set it
+        return -1;
+    }
+    fd
+}
+
+/// Makes `fd` nonblocking and close-on-exec.
+fn set_nonblocking_cloexec(fd: libc::c_int) -> io::Result<()> {
+    // SAFETY: F_GETFL only reads the flags of the open fd `fd`.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: F_SETFL takes an int of status flags; it changes only `fd`.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    // SAFETY: F_SETFD takes an int of fd flags; it changes only `fd`.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    Ok(())
+}
+
 /// A nonblocking TCP socket listening on `addr`.
 fn listen(addr: Addr) -> io::Result<libc::c_int> {
-    // SAFETY: plain socket creation; the flags are valid for SOCK_STREAM.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_INET,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(last_error());
+    // SAFETY: plain socket creation.
+    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) })?;
+    match bind_and_listen(fd, addr) {
+        Ok(()) => Ok(fd),
+        Err(e) => {
+            close(fd);
+            Err(e)
+        }
     }
+}
+
+fn bind_and_listen(fd: libc::c_int, addr: Addr) -> io::Result<()> {
+    set_nonblocking_cloexec(fd)?;
     let one: libc::c_int = 1;
-    let sin = addr.to_sockaddr();
     // SAFETY: `one` is a c_int as SO_REUSEADDR expects, passed with its size.
-    let ok = unsafe {
+    cvt(unsafe {
         libc::setsockopt(
             fd,
             libc::SOL_SOCKET,
@@ -287,23 +319,19 @@ fn listen(addr: Addr) -> io::Result<libc::c_int> {
             (&one as *const libc::c_int).cast(),
             mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
-    } == 0
-        // SAFETY: `sin` is a sockaddr_in, passed with its size.
-        && unsafe {
-            libc::bind(
-                fd,
-                (&sin as *const libc::sockaddr_in).cast(),
-                mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        } == 0
-        // SAFETY: `fd` is a bound stream socket.
-        && unsafe { libc::listen(fd, 1024) } == 0;
-    if !ok {
-        let err = last_error();
-        close(fd);
-        return Err(err);
-    }
-    Ok(fd)
+    })?;
+    let sin = addr.to_sockaddr();
+    // SAFETY: `sin` is a sockaddr_in, passed with its size.
+    cvt(unsafe {
+        libc::bind(
+            fd,
+            (&sin as *const libc::sockaddr_in).cast(),
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    })?;
+    // SAFETY: `fd` is a bound stream socket.
+    cvt(unsafe { libc::listen(fd, 1024) })?;
+    Ok(())
 }
 
 /// The address `fd` is bound to (the real port when 0 was asked for).
@@ -359,7 +387,8 @@ impl Addr {
 
     fn to_sockaddr(self) -> libc::sockaddr_in {
         // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value
-        // (and fills the padding and, on the BSDs, `sin_len` correctly).
+        // (it zeroes the padding, and on the BSDs `sin_len`, which the
+        // kernel takes from the length argument).
         let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
         sin.sin_family = libc::AF_INET as libc::sa_family_t;
         sin.sin_port = self.port.to_be();
@@ -438,6 +467,15 @@ fn os_error(code: i32) -> io::Error {
 
 fn last_error() -> io::Error {
     os_error(errno())
+}
+
+/// Turns a `-1` return into the `errno` error.
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(last_error())
+    } else {
+        Ok(ret)
+    }
 }
 
 /// The calling thread's `errno`.
