@@ -140,6 +140,7 @@ pub(crate) fn error(kind: ErrorKind, msg: &'static str, value: Option<i64>) -> E
 
 /// The error for the OS error code `code`.
 #[cold]
+#[cfg_attr(target_os = "none", allow(dead_code))] // no OS, no OS errors
 pub(crate) fn os_error(code: i32) -> Error {
     Error::from_raw_os_error(code)
 }

@@ -70,6 +70,28 @@ pub mod wasi;
 #[cfg(all(feature = "wasi", target_os = "wasi"))]
 pub use self::wasi::WasiSelector;
 
+// epoll with a run-time fallback to poll(2), for kernels without epoll.
+#[cfg(all(
+    feature = "epoll",
+    feature = "poll",
+    any(target_os = "linux", target_os = "android")
+))]
+pub mod auto;
+#[cfg(all(
+    feature = "epoll",
+    feature = "poll",
+    any(target_os = "linux", target_os = "android")
+))]
+pub use self::auto::AutoSelector;
+
+// Bare metal: no backend, a placeholder default (see `none.rs`).
+#[cfg(target_os = "none")]
+mod none;
+#[cfg(all(not(feature = "std"), target_os = "none"))]
+pub(crate) use self::none::errno_kind;
+#[cfg(target_os = "none")]
+pub use self::none::{NoEvent, NoSelector};
+
 #[cfg(feature = "std")]
 pub use self::arm::{Arm, Rearm};
 #[cfg(feature = "std")]
@@ -110,6 +132,12 @@ cfg_if::cfg_if! {
         /// The selector `Poll::new()` uses: on wasm32-wasip1, `poll_oneoff`
         /// when the `wasi` feature is on (which has no `Waker`).
         pub type DefaultSelector = WasiSelector;
+    } else if #[cfg(target_os = "none")] {
+        /// On bare metal (`target_os = "none"`) rouse has no backend: the
+        /// default is the placeholder [`NoSelector`], which cannot be
+        /// created. Implement [`Selector`] for the board's network stack and
+        /// name it: `Poll::with_selector`, `Events::<MySelector, N>`.
+        pub type DefaultSelector = NoSelector;
     } else {
         compile_error!(
             "rouse: no backend for this target; enable a backend feature \

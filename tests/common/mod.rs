@@ -41,6 +41,115 @@ impl<const N: usize> Backend for rouse::sys::PollSelector<N> {
     const NAME: &'static str = "poll";
 }
 
+#[cfg(all(
+    feature = "epoll",
+    feature = "poll",
+    any(target_os = "linux", target_os = "android")
+))]
+pub use self::auto_mode::{AutoEpoll, AutoPoll};
+
+/// `AutoSelector` in each of its modes, as types of their own so the
+/// generic tests can name them and each has its mode's `CAPACITY` (the
+/// tests read it to tell table backends from kernel ones; `AutoSelector`'s
+/// own is its fallback table's). Every call goes to the `AutoSelector`;
+/// events are copied out of its records (no unsafe). The `ENOSYS` fallback
+/// of `new()` itself is tested in tests/auto.rs under seccomp.
+#[cfg(all(
+    feature = "epoll",
+    feature = "poll",
+    any(target_os = "linux", target_os = "android")
+))]
+mod auto_mode {
+    use std::time::Duration;
+
+    use rouse::event::Event;
+    use rouse::sys::auto::{AutoEvent, AutoWaker};
+    use rouse::sys::{AutoSelector, Selector};
+    use rouse::{io, Interest, Token};
+
+    type Inner = AutoSelector<{ super::POLL_CAPACITY }>;
+
+    /// `AutoSelector<POLL_CAPACITY>` as `new()` makes it on the kernels the
+    /// tests run on: epoll.
+    pub type AutoEpoll = AutoMode<true>;
+    /// `AutoSelector<POLL_CAPACITY>` forced into poll(2) by `new_poll()`.
+    pub type AutoPoll = AutoMode<false>;
+
+    /// `AutoSelector<POLL_CAPACITY>` in epoll mode (`EPOLL`) or poll(2) mode.
+    #[derive(Debug)]
+    pub struct AutoMode<const EPOLL: bool>(Inner);
+
+    impl<const EPOLL: bool> super::Backend for AutoMode<EPOLL> {
+        const NAME: &'static str = if EPOLL { "auto-epoll" } else { "auto-poll" };
+    }
+
+    impl<const EPOLL: bool> Selector for AutoMode<EPOLL> {
+        type Raw = libc::c_int;
+        type Event = AutoEvent;
+        type Waker = AutoWaker;
+        const CAPACITY: Option<usize> = if EPOLL { None } else { Inner::CAPACITY };
+
+        fn new() -> io::Result<Self> {
+            let inner = if EPOLL {
+                Inner::new()?
+            } else {
+                Inner::new_poll()?
+            };
+            assert_eq!(inner.is_epoll(), EPOLL, "{inner:?}");
+            Ok(AutoMode(inner))
+        }
+        fn try_clone(&self) -> io::Result<Self> {
+            self.0.try_clone().map(AutoMode)
+        }
+        fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
+            self.0.register(fd, token, interests)
+        }
+        fn reregister(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
+            self.0.reregister(fd, token, interests)
+        }
+        fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
+            self.0.deregister(fd)
+        }
+        fn select(
+            &self,
+            events: &mut [Event<Self>],
+            timeout: Option<Duration>,
+        ) -> io::Result<usize> {
+            let mut buf = [Event::<Inner>::default(); 128];
+            let room = events.len().min(buf.len());
+            let n = self.0.select(&mut buf[..room], timeout)?;
+            for (dst, src) in events.iter_mut().zip(&buf[..n]) {
+                *dst = Event::from_raw(*src.raw());
+            }
+            Ok(n)
+        }
+        fn new_waker(&self, token: Token) -> io::Result<AutoWaker> {
+            self.0.new_waker(token)
+        }
+        fn wake(waker: &AutoWaker) -> io::Result<()> {
+            Inner::wake(waker)
+        }
+        #[cfg(feature = "std")]
+        fn register_armed(
+            &self,
+            fd: libc::c_int,
+            token: Token,
+            interests: Interest,
+        ) -> io::Result<Option<rouse::sys::Arm>> {
+            self.0.register_armed(fd, token, interests)
+        }
+        #[cfg(feature = "std")]
+        fn reregister_armed(
+            &self,
+            fd: libc::c_int,
+            token: Token,
+            interests: Interest,
+        ) -> io::Result<Option<rouse::sys::Arm>> {
+            self.0.reregister_armed(fd, token, interests)
+        }
+    }
+}
+
 #[cfg(all(feature = "wasi", target_os = "wasi"))]
 impl<const N: usize> Backend for rouse::sys::WasiSelector<N> {
     const NAME: &'static str = "wasi";
@@ -57,7 +166,8 @@ pub const POLL_CAPACITY: usize = 64;
 
 /// Instantiates each named generic test `fn name<S: Backend>()` once per
 /// compiled backend: `epoll::name`, `kqueue::name`, `poll::name` and
-/// `wasi::name`.
+/// `wasi::name`, and on Linux `auto_epoll::name` and `auto_poll::name`
+/// (`AutoSelector` in each of its modes).
 ///
 /// A name may carry attributes, which apply on the WASI backend (whose
 /// target has no socketpairs or threads): `#[cfg(unix)] name` leaves a
@@ -96,6 +206,32 @@ macro_rules! backend_tests {
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::PollSelector<{ $crate::common::POLL_CAPACITY }>>();
+                }
+            )*
+        }
+        #[cfg(all(
+            feature = "epoll",
+            feature = "poll",
+            any(target_os = "linux", target_os = "android")
+        ))]
+        mod auto_epoll {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<$crate::common::AutoEpoll>();
+                }
+            )*
+        }
+        #[cfg(all(
+            feature = "epoll",
+            feature = "poll",
+            any(target_os = "linux", target_os = "android")
+        ))]
+        mod auto_poll {
+            $(
+                #[test]
+                fn $name() {
+                    super::$name::<$crate::common::AutoPoll>();
                 }
             )*
         }
