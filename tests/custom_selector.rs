@@ -312,6 +312,10 @@ fn registry_checks_and_board_errors_reach_the_caller() {
 }
 
 #[test]
+#[cfg_attr(
+    target_os = "wasi",
+    ignore = "wakes from a thread: wasm32-wasip1 has no threads"
+)]
 fn waker_is_reported_with_its_token() {
     let mut poll = Poll::with_selector(MemSelector::new().unwrap());
     let mut events = Events::<MemSelector, 4>::new();
