@@ -166,6 +166,7 @@ impl Selector for EpollSelector {
         self.ctl(libc::EPOLL_CTL_DEL, fd, None)
     }
 
+    #[inline]
     fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize> {
         let max = events.len().min(i32::MAX as usize) as libc::c_int;
         // SAFETY: `Event<EpollSelector>` is repr(transparent) over

@@ -261,15 +261,19 @@ pub trait Selector: Sized {
 /// `i32::MAX` ms (about 24.8 days), so `Duration::MAX` cannot overflow.
 // Used by epoll and poll(2); kqueue takes a timespec.
 #[cfg_attr(not(all(unix, feature = "poll")), allow(dead_code))]
+#[inline]
 pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
-    const CAP: u64 = i32::MAX as u64;
     match timeout {
         None => -1,
         Some(t) => {
-            let whole = t.as_secs().saturating_mul(1_000);
-            let sub = u64::from(t.subsec_nanos()).div_ceil(1_000_000);
-            // `min` keeps the value within i32, so the cast is exact.
-            whole.saturating_add(sub).min(CAP) as i32
+            // i32::MAX ms is 2_147_483.647 s: from 2_147_483 s on, the cap;
+            // below it, secs * 1000 + 1000 stays under i32::MAX.
+            let secs = t.as_secs();
+            if secs >= 2_147_483 {
+                return i32::MAX;
+            }
+            let ms = secs as u32 * 1_000 + (t.subsec_nanos() + 999_999) / 1_000_000;
+            ms as i32
         }
     }
 }
