@@ -11,9 +11,13 @@
 //! effect it adds to an operation is the re-arm after `WouldBlock`.
 
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+#[cfg(not(windows))]
+use std::os::fd::AsRawFd as AsRawSocketHandle;
+#[cfg(windows)]
+use std::os::windows::io::AsRawSocket as AsRawSocketHandle;
 
 use crate::event::Source;
+use crate::net::RawSocketHandle;
 use crate::sys::{Arm, Selector};
 use crate::{Interest, Registry, Token};
 
@@ -63,8 +67,8 @@ impl<T> IoSource<T> {
 
 impl<S, T> Source<S> for IoSource<T>
 where
-    S: Selector<Raw = RawFd>,
-    T: AsRawFd,
+    S: Selector<Raw = RawSocketHandle>,
+    T: AsRawSocketHandle,
 {
     fn register(
         &mut self,
@@ -72,7 +76,7 @@ where
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        let fd = self.inner.as_raw_fd();
+        let fd = raw(&self.inner);
         self.arm = registry.selector().register_armed(fd, token, interests)?;
         Ok(())
     }
@@ -83,14 +87,28 @@ where
         token: Token,
         interests: Interest,
     ) -> io::Result<()> {
-        let fd = self.inner.as_raw_fd();
+        let fd = raw(&self.inner);
         self.arm = registry.selector().reregister_armed(fd, token, interests)?;
         Ok(())
     }
 
     fn deregister(&mut self, registry: &Registry<S>) -> io::Result<()> {
-        registry.selector().deregister(self.inner.as_raw_fd())?;
+        registry.selector().deregister(raw(&self.inner))?;
         self.arm = None;
         Ok(())
     }
+}
+
+/// The OS handle of `socket`.
+#[cfg(not(windows))]
+#[inline]
+fn raw(socket: &impl AsRawSocketHandle) -> RawSocketHandle {
+    socket.as_raw_fd()
+}
+
+/// The OS handle of `socket`.
+#[cfg(windows)]
+#[inline]
+fn raw(socket: &impl AsRawSocketHandle) -> RawSocketHandle {
+    socket.as_raw_socket()
 }

@@ -85,25 +85,36 @@ mod socket;
 #[cfg(target_os = "wasi")]
 #[path = "socket_wasi.rs"]
 mod socket;
+#[cfg(windows)]
+#[path = "socket_windows.rs"]
+mod socket;
 mod tcp;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 mod udp;
 #[cfg(unix)]
 mod uds;
 
 pub use self::tcp::{TcpListener, TcpStream};
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub use self::udp::UdpSocket;
 #[cfg(unix)]
 pub use self::uds::{UnixDatagram, UnixListener, UnixStream};
 
-/// Implements `Source<S>` for every `S: Selector<Raw = RawFd>` on a net type
+/// The OS handle of a socket: a file descriptor, or a `SOCKET` on Windows.
+#[cfg(not(windows))]
+pub(crate) type RawSocketHandle = std::os::fd::RawFd;
+/// The OS handle of a socket: a file descriptor, or a `SOCKET` on Windows.
+#[cfg(windows)]
+pub(crate) type RawSocketHandle = std::os::windows::io::RawSocket;
+
+/// Implements `Source<S>` for every `S: Selector<Raw = RawFd>` (`RawSocket`
+/// on Windows) on a net type
 /// whose `inner` field is an `IoSource`, by delegation.
 macro_rules! impl_source {
     ($ty:ty) => {
         impl<S> $crate::event::Source<S> for $ty
         where
-            S: $crate::sys::Selector<Raw = std::os::fd::RawFd>,
+            S: $crate::sys::Selector<Raw = $crate::net::RawSocketHandle>,
         {
             #[inline]
             fn register(
@@ -135,6 +146,7 @@ macro_rules! impl_source {
 
 /// Implements the fd conversions and `Debug` for a net type `$ty` wrapping
 /// an `IoSource<$std>` in its `inner` field.
+#[cfg(not(windows))]
 macro_rules! impl_fd {
     ($ty:ident, $std:ty) => {
         impl std::os::fd::AsRawFd for $ty {
@@ -176,6 +188,64 @@ macro_rules! impl_fd {
 
         impl From<$ty> for std::os::fd::OwnedFd {
             fn from(socket: $ty) -> std::os::fd::OwnedFd {
+                socket.inner.into_inner().into()
+            }
+        }
+
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(self.inner.get(), f)
+            }
+        }
+    };
+}
+
+/// Implements the socket conversions and `Debug` for a net type `$ty`
+/// wrapping an `IoSource<$std>` in its `inner` field (Windows).
+#[cfg(windows)]
+macro_rules! impl_fd {
+    ($ty:ident, $std:ty) => {
+        impl std::os::windows::io::AsRawSocket for $ty {
+            #[inline]
+            fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
+                std::os::windows::io::AsRawSocket::as_raw_socket(self.inner.get())
+            }
+        }
+
+        impl std::os::windows::io::AsSocket for $ty {
+            #[inline]
+            fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
+                std::os::windows::io::AsSocket::as_socket(self.inner.get())
+            }
+        }
+
+        impl std::os::windows::io::IntoRawSocket for $ty {
+            fn into_raw_socket(self) -> std::os::windows::io::RawSocket {
+                std::os::windows::io::IntoRawSocket::into_raw_socket(self.inner.into_inner())
+            }
+        }
+
+        /// Takes the socket as it is: it must already be non-blocking.
+        impl std::os::windows::io::FromRawSocket for $ty {
+            unsafe fn from_raw_socket(socket: std::os::windows::io::RawSocket) -> $ty {
+                // SAFETY: the caller guarantees `socket` is an open socket
+                // of the right kind that nothing else owns, as this trait
+                // requires; the std type takes over that ownership.
+                $ty::from_std(unsafe {
+                    <$std as std::os::windows::io::FromRawSocket>::from_raw_socket(socket)
+                })
+            }
+        }
+
+        /// Takes the socket as it is: it must already be non-blocking.
+        impl From<std::os::windows::io::OwnedSocket> for $ty {
+            fn from(socket: std::os::windows::io::OwnedSocket) -> $ty {
+                $ty::from_std(<$std>::from(socket))
+            }
+        }
+
+        impl From<$ty> for std::os::windows::io::OwnedSocket {
+            fn from(socket: $ty) -> std::os::windows::io::OwnedSocket {
                 socket.inner.into_inner().into()
             }
         }

@@ -56,7 +56,11 @@ pub use self::kqueue::KqueueSelector;
 ))]
 mod kqueue;
 
-#[cfg(any(all(feature = "poll", unix), all(feature = "wasi", target_os = "wasi")))]
+#[cfg(any(
+    all(feature = "poll", unix),
+    all(feature = "wasi", target_os = "wasi"),
+    all(feature = "iocp", feature = "std", windows)
+))]
 // The WASI backend is single-threaded: it needs only `lock`.
 #[cfg_attr(not(all(feature = "poll", unix)), allow(dead_code, unused_imports))]
 mod lock;
@@ -69,6 +73,12 @@ pub use self::poll::PollSelector;
 pub mod wasi;
 #[cfg(all(feature = "wasi", target_os = "wasi"))]
 pub use self::wasi::WasiSelector;
+
+// Windows: a completion port and AFD polls; needs `std` (see iocp/mod.rs).
+#[cfg(all(feature = "iocp", feature = "std", windows))]
+pub mod iocp;
+#[cfg(all(feature = "iocp", feature = "std", windows))]
+pub use self::iocp::IocpSelector;
 
 // epoll with a run-time fallback to poll(2), for kernels without epoll.
 #[cfg(all(
@@ -132,6 +142,15 @@ cfg_if::cfg_if! {
         /// The selector `Poll::new()` uses: on wasm32-wasip1, `poll_oneoff`
         /// when the `wasi` feature is on (which has no `Waker`).
         pub type DefaultSelector = WasiSelector;
+    } else if #[cfg(all(feature = "iocp", feature = "std", windows))] {
+        /// The selector `Poll::new()` uses: on Windows, a completion port
+        /// with AFD polls when the `iocp` feature (and `std`) is on.
+        pub type DefaultSelector = IocpSelector;
+    } else if #[cfg(all(feature = "iocp", windows))] {
+        compile_error!(
+            "rouse: the IOCP backend needs the `std` feature (the kernel writes \
+             into its per-socket state, which must live at a fixed heap address)"
+        );
     } else if #[cfg(target_os = "none")] {
         /// On bare metal (`target_os = "none"`) rouse has no backend: the
         /// default is the placeholder [`NoSelector`], which cannot be
@@ -141,7 +160,7 @@ cfg_if::cfg_if! {
     } else {
         compile_error!(
             "rouse: no backend for this target; enable a backend feature \
-             (`os-poll`, or one of `epoll`, `kqueue`, `poll`, `wasi`) that the target supports"
+             (`os-poll`, or one of `epoll`, `kqueue`, `poll`, `wasi`, `iocp`) that the target supports"
         );
     }
 }
@@ -272,7 +291,7 @@ pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
             if secs >= 2_147_483 {
                 return i32::MAX;
             }
-            let ms = secs as u32 * 1_000 + (t.subsec_nanos() + 999_999) / 1_000_000;
+            let ms = secs as u32 * 1_000 + t.subsec_nanos().div_ceil(1_000_000);
             ms as i32
         }
     }
