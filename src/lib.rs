@@ -76,6 +76,13 @@ pub mod net;
 #[cfg(feature = "async")]
 pub mod registration;
 
+// Not API: what the fuzz targets in fuzz/ need of private parts. Only
+// `cargo fuzz` builds it (it sets `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
+
 pub use event::Events;
 pub use interest::Interest;
 pub use poll::{Poll, Registry};

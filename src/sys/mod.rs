@@ -41,9 +41,10 @@ pub mod kqueue;
     )
 ))]
 pub use self::kqueue::KqueueSelector;
-// Elsewhere only kqueue's target-independent half, for its unit tests.
+// Elsewhere only kqueue's target-independent half, for its unit tests
+// and the fuzz targets.
 #[cfg(all(
-    test,
+    any(test, fuzzing),
     feature = "kqueue",
     not(any(
         target_os = "macos",
@@ -54,7 +55,7 @@ pub use self::kqueue::KqueueSelector;
         target_os = "dragonfly"
     ))
 ))]
-mod kqueue;
+pub(crate) mod kqueue;
 
 #[cfg(any(
     all(feature = "poll", unix),

@@ -224,8 +224,8 @@ pub(crate) const OPENBSD: Abi = Abi {
     ..BASE
 };
 
-/// Every platform's table, for tests that must hold on each.
-#[cfg(test)]
+/// Every platform's table, for tests (and fuzz targets) that must hold on each.
+#[cfg(any(test, fuzzing))]
 pub(crate) const ALL: [Abi; 6] = [APPLE, FREEBSD, FREEBSD11, DRAGONFLY, NETBSD, OPENBSD];
 
 cfg_if::cfg_if! {
