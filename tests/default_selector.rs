@@ -1,6 +1,6 @@
 //! The selection rule for `Poll::new()`: epoll on Linux/Android when the
 //! `epoll` feature is on, kqueue on macOS/iOS/FreeBSD/NetBSD/OpenBSD/DragonFly
-//! when the `kqueue` feature is on, poll_oneoff on wasm32-wasip1, otherwise
+//! when the `kqueue` feature is on, poll_oneoff on wasm32-wasip1, IOCP on Windows, otherwise
 //! poll(2). `ci/test` runs this
 //! with the default features and with `--no-default-features --features std,net,poll`.
 
@@ -29,6 +29,9 @@ fn default_selector_follows_features() {
         )
     )) {
         assert!(name.ends_with("KqueueSelector"), "{name}");
+    } else if cfg!(windows) {
+        // Windows: the completion port with AFD polls.
+        assert!(name.contains("IocpSelector"), "{name}");
     } else if cfg!(target_os = "wasi") {
         // wasm32-wasip1: poll_oneoff, the only backend there.
         assert!(name.contains("WasiSelector"), "{name}");

@@ -2,13 +2,19 @@
 //! edge-triggered readiness (which exercises poll(2)'s re-arming), close,
 //! shutdown, deregister and reregister, IPv6.
 // Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
-#![cfg(all(unix, feature = "net"))]
+#![cfg(all(any(unix, windows), feature = "net"))]
 mod common;
 use common::*;
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+#[cfg(windows)]
+use std::os::windows::io::{
+    AsRawSocket as AsRawFd, FromRawSocket as FromRawFd, IntoRawSocket as IntoRawFd,
+    OwnedSocket as OwnedFd,
+};
 use std::time::Instant;
 
 use rouse::net::{TcpListener, TcpStream};
@@ -454,10 +460,23 @@ fn options_and_conversions<S: Backend>() {
     assert!(format!("{client:?}").contains("TcpStream"));
 
     // Through a raw fd and back, then through OwnedFd; still registrable.
-    let fd = server.into_raw_fd();
-    // SAFETY: `fd` was just released by `into_raw_fd` and is owned by no one.
-    let server = unsafe { TcpStream::from_raw_fd(fd) };
-    assert_eq!(server.as_raw_fd(), fd);
+    #[cfg(unix)]
+    let server = {
+        let fd = server.into_raw_fd();
+        // SAFETY: `fd` was just released by `into_raw_fd` and is owned by no one.
+        let server = unsafe { TcpStream::from_raw_fd(fd) };
+        assert_eq!(server.as_raw_fd(), fd);
+        server
+    };
+    #[cfg(windows)]
+    let server = {
+        let socket = server.into_raw_socket();
+        // SAFETY: `socket` was just released by `into_raw_socket` and is
+        // owned by no one.
+        let server = unsafe { TcpStream::from_raw_socket(socket) };
+        assert_eq!(server.as_raw_socket(), socket);
+        server
+    };
     let owned: OwnedFd = server.into();
     let mut server = TcpStream::from(owned);
     poll.registry()

@@ -1,13 +1,16 @@
 //! UdpSocket on every backend: send_to/recv_from, connect/send/recv,
 //! peeking, edge-triggered readiness, deregister, IPv6, options.
 // Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
-#![cfg(all(unix, feature = "net"))]
+#![cfg(all(any(unix, windows), feature = "net"))]
 mod common;
 use common::*;
 
 use std::io;
 use std::net::SocketAddr;
+#[cfg(unix)]
 use std::os::fd::OwnedFd;
+#[cfg(windows)]
+use std::os::windows::io::OwnedSocket as OwnedFd;
 
 use rouse::net::UdpSocket;
 use rouse::{Interest, Token};

@@ -3,6 +3,7 @@
 //! compiled into this build, so one `cargo test` runs each test on all.
 #![allow(dead_code, unused_macros, unused_imports)]
 
+#[cfg(not(windows))]
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -10,8 +11,16 @@ use rouse::event::Event;
 use rouse::sys::Selector;
 use rouse::{Events, Poll, Token};
 
-/// The selectors the tests run on: Unix fds, usable across threads.
-pub trait Backend: Selector<Raw = RawFd> + 'static {
+/// The OS handle the tests' selectors take: a Unix fd, a Windows socket.
+#[cfg(not(windows))]
+pub type RawHandle = RawFd;
+/// The OS handle the tests' selectors take: a Unix fd, a Windows socket.
+#[cfg(windows)]
+pub type RawHandle = std::os::windows::io::RawSocket;
+
+/// The selectors the tests run on: Unix fds (Windows sockets), usable
+/// across threads.
+pub trait Backend: Selector<Raw = RawHandle> + 'static {
     /// A short name for messages.
     const NAME: &'static str;
 }
@@ -150,6 +159,11 @@ mod auto_mode {
     }
 }
 
+#[cfg(all(feature = "iocp", windows))]
+impl<const N: usize> Backend for rouse::sys::IocpSelector<N> {
+    const NAME: &'static str = "iocp";
+}
+
 #[cfg(all(feature = "wasi", target_os = "wasi"))]
 impl<const N: usize> Backend for rouse::sys::WasiSelector<N> {
     const NAME: &'static str = "wasi";
@@ -170,8 +184,8 @@ pub const POLL_CAPACITY: usize = 64;
 /// (`AutoSelector` in each of its modes).
 ///
 /// A name may carry attributes, which apply on the WASI backend (whose
-/// target has no socketpairs or threads): `#[cfg(unix)] name` leaves a
-/// test out there.
+/// target has no socketpairs or threads) and on Windows (`iocp::name`):
+/// `#[cfg(unix)] name` leaves a test out there.
 #[macro_export]
 macro_rules! backend_tests {
     ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
@@ -232,6 +246,16 @@ macro_rules! backend_tests {
                 #[test]
                 fn $name() {
                     super::$name::<$crate::common::AutoPoll>();
+                }
+            )*
+        }
+        #[cfg(all(feature = "iocp", windows))]
+        mod iocp {
+            $(
+                $(#[$meta])*
+                #[test]
+                fn $name() {
+                    super::$name::<rouse::sys::IocpSelector<{ $crate::common::POLL_CAPACITY }>>();
                 }
             )*
         }
@@ -329,6 +353,20 @@ pub fn stream_pair() -> (
     let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
     a.set_nonblocking(true).unwrap();
     b.set_nonblocking(true).unwrap();
+    (a, b)
+}
+
+/// A connected non-blocking stream pair over TCP loopback (std types): the
+/// portable stand-in for a socketpair where there is none (Windows).
+#[cfg(any(unix, windows))]
+pub fn loopback_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
+    let (b, _) = listener.accept().expect("accept");
+    a.set_nonblocking(true).unwrap();
+    b.set_nonblocking(true).unwrap();
+    a.set_nodelay(true).unwrap();
+    b.set_nodelay(true).unwrap();
     (a, b)
 }
 

@@ -167,6 +167,12 @@ struct Slot {
     pending: u32,
     /// The poll in flight has been asked to cancel.
     cancelling: bool,
+    /// Directions that met `WouldBlock` while the poll in flight covered
+    /// them: if it reports them, the report may predate the `WouldBlock`
+    /// (it was queued before the caller drained the socket), so instead of
+    /// reporting, `select` polls again, which AFD answers from the
+    /// socket's state now.
+    recheck: u32,
 }
 
 const FREE: Slot = Slot {
@@ -179,6 +185,7 @@ const FREE: Slot = Slot {
     armed: 0,
     pending: 0,
     cancelling: false,
+    recheck: 0,
 };
 
 struct Inner {
@@ -410,6 +417,7 @@ impl<const N: usize> State<N> {
         // Pending or done at once: either way a completion is queued.
         slot.pending = mask;
         slot.cancelling = false;
+        slot.recheck = 0;
         Ok(())
     }
 
@@ -484,6 +492,7 @@ impl<const N: usize> State<N> {
             armed: afd_bits(interests),
             pending: 0,
             cancelling: false,
+            recheck: 0,
         };
         self.submit(&mut slot, i)?;
         inner.slots[i] = slot;
@@ -557,6 +566,7 @@ impl<const N: usize> State<N> {
                 *self.io[i].info.get(),
             )
         };
+        let recheck = slot.recheck;
         let events = if status == STATUS_CANCELLED {
             0
         } else if status < 0 {
@@ -571,6 +581,13 @@ impl<const N: usize> State<N> {
             *slot = FREE;
             return None;
         }
+        // Possibly stale directions are polled again rather than reported
+        // (failures always count).
+        let events = if events & ERROR_BITS != 0 {
+            events
+        } else {
+            events & !recheck
+        };
         let ready = readiness(events);
         let event = if ready != 0 {
             if events & ERROR_BITS != 0 {
@@ -948,7 +965,8 @@ impl<const N: usize> Rearm for State<N> {
             return;
         }
         let add = afd_bits(slot.interests) & afd_bits(interests);
-        if slot.armed & add == add && slot.pending != 0 {
+        if slot.armed & add == add && slot.pending & add == add {
+            slot.recheck |= add;
             return;
         }
         slot.armed |= add;

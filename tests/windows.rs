@@ -1,0 +1,131 @@
+//! Windows-only behaviour of the IOCP backend: a socket closed while
+//! registered, the error when AFD cannot be opened, deregistration with a
+//! poll in flight, and what wine's AFD reports for a listener.
+#![cfg(all(windows, feature = "iocp", feature = "net"))]
+mod common;
+use common::*;
+
+use std::io::{ErrorKind, Read, Write};
+use std::os::windows::io::AsRawSocket;
+use std::time::Duration;
+
+use rouse::net::{TcpListener, TcpStream};
+use rouse::sys::{IocpSelector, Selector};
+use rouse::{Interest, Token};
+
+type Iocp = IocpSelector<{ POLL_CAPACITY }>;
+
+#[test]
+fn missing_afd_is_a_clear_error() {
+    let err = Iocp::with_device("\\Device\\NoSuchAfdDevice").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("\\Device\\Afd"), "{msg}");
+    assert!(msg.contains("AFD"), "{msg}");
+    assert!(Iocp::new().is_ok());
+}
+
+#[test]
+fn socket_closed_while_registered_frees_its_slot() {
+    let mut poll = new_poll::<IocpSelector<2>>();
+    let mut events = new_events::<IocpSelector<2>>();
+    let (a, _b) = loopback_pair();
+    let raw = a.as_raw_socket();
+    poll.registry()
+        .selector()
+        .register(raw, Token(1), Interest::READABLE)
+        .unwrap();
+    drop(a);
+    // The close completes the poll in flight with AFD_POLL_LOCAL_CLOSE:
+    // no event, and the slot is free again.
+    expect_no_event(&mut poll, &mut events, Token(1), SHORT);
+    let pairs: Vec<_> = (0..2).map(|_| loopback_pair()).collect();
+    for (i, (c, _)) in pairs.iter().enumerate() {
+        poll.registry()
+            .selector()
+            .register(c.as_raw_socket(), Token(10 + i), Interest::READABLE)
+            .unwrap_or_else(|e| panic!("slot {i} not freed: {e}"));
+    }
+}
+
+#[test]
+fn deregister_with_poll_in_flight_never_reports() {
+    let mut poll = new_poll::<Iocp>();
+    let mut events = new_events::<Iocp>();
+    let (mut a, mut b) = loopback_pair();
+    let raw = a.as_raw_socket();
+    let selector = poll.registry().selector();
+    selector
+        .register(raw, Token(1), Interest::READABLE)
+        .unwrap();
+    selector.deregister(raw).unwrap();
+    b.write_all(b"x").unwrap();
+    expect_no_event(&mut poll, &mut events, Token(1), SHORT);
+    // Registering again works, and reports the waiting byte.
+    let selector = poll.registry().selector();
+    selector
+        .register(raw, Token(2), Interest::READABLE)
+        .unwrap();
+    expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
+    let mut buf = [0u8; 4];
+    assert_eq!(a.read(&mut buf).unwrap(), 1);
+    poll.registry().selector().deregister(raw).unwrap();
+    assert_eq!(
+        poll.registry()
+            .selector()
+            .deregister(raw)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn full_table_is_an_error() {
+    let poll = new_poll::<IocpSelector<1>>();
+    let (a, _b) = loopback_pair();
+    let (c, _d) = loopback_pair();
+    let s = poll.registry().selector();
+    s.register(a.as_raw_socket(), Token(1), Interest::READABLE)
+        .unwrap();
+    let err = s
+        .register(c.as_raw_socket(), Token(2), Interest::READABLE)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageFull, "{err}");
+    assert_eq!(
+        s.register(a.as_raw_socket(), Token(3), Interest::READABLE)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::AlreadyExists
+    );
+}
+
+#[test]
+fn idle_listener_reports_nothing() {
+    let mut poll = new_poll::<Iocp>();
+    let mut events = new_events::<Iocp>();
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    poll.registry()
+        .register(&mut listener, Token(0), Interest::READABLE)
+        .unwrap();
+    expect_no_event(&mut poll, &mut events, Token(0), Duration::from_millis(200));
+    let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    expect_event(&mut poll, &mut events, Token(0), LONG, |e| e.is_readable());
+    assert!(listener.accept().is_ok());
+}
+
+#[test]
+fn listener_after_would_block() {
+    let mut poll = new_poll::<Iocp>();
+    let mut events = new_events::<Iocp>();
+    let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    poll.registry()
+        .register(&mut listener, Token(0), Interest::READABLE)
+        .unwrap();
+    let mut spurious = 0;
+    for _ in 0..5 {
+        assert_eq!(listener.accept().unwrap_err().kind(), ErrorKind::WouldBlock);
+        let seen = collect_events(&mut poll, &mut events, Duration::from_millis(100));
+        spurious += seen.len();
+    }
+    eprintln!("spurious listener events after WouldBlock: {spurious} of 5");
+}
