@@ -6,15 +6,17 @@ use common::*;
 
 use std::time::Duration;
 
-// The cases that need socketpairs: Unix only.
+// The cases that need socketpairs: Unix, and Windows over TCP loopback.
 #[cfg(unix)]
-use rouse::{unix::SourceFd, Events, Interest, Token};
-#[cfg(unix)]
+use rouse::unix::SourceFd;
+#[cfg(any(unix, windows))]
+use rouse::{Events, Interest, Token};
+#[cfg(any(unix, windows))]
 use std::io::{Read, Write};
 #[cfg(unix)]
 use std::os::fd::AsRawFd;
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -28,7 +30,7 @@ fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
     expect_no_event(&mut poll, &mut events, Token(1), SHORT);
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn reregister_rearms_present_readiness<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -46,7 +48,7 @@ fn reregister_rearms_present_readiness<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn reregister_replaces_interests<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -70,7 +72,7 @@ fn reregister_replaces_interests<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn deregistered_token_is_never_reported<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -102,7 +104,7 @@ fn deregistered_token_is_never_reported<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(3), LONG, |e| e.is_readable());
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn peer_close_reports_read_closed<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -119,7 +121,7 @@ fn peer_close_reports_read_closed<S: Backend>() {
     assert!(seen.iter().filter(|e| e.token() == Token(1)).count() <= 1);
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = Events::<S, 4>::new();
@@ -148,7 +150,7 @@ fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
     );
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn readable_and_writable_together<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -219,22 +221,22 @@ fn boxed_sources_register<S: Backend>() {
 }
 
 backend_tests!(
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     edge_triggered_no_repeat_without_new_readiness,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     reregister_rearms_present_readiness,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     reregister_replaces_interests,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     deregistered_token_is_never_reported,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     peer_close_reports_read_closed,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     more_ready_than_capacity_arrive_next_poll,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     readable_and_writable_together,
     timeout_zero_returns_at_once,
-    #[cfg(unix)]
+    #[cfg(any(unix, windows))]
     small_events_do_not_starve_later_sources,
 );
 
@@ -244,7 +246,7 @@ mod boxed {
     backend_tests!(boxed_sources_register);
 }
 
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 fn small_events_do_not_starve_later_sources<S: Backend>() {
     // Sources 0..4 are re-armed and ready again on every poll; a buffer of
     // 4 must still reach sources 4..8.

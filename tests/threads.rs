@@ -1,17 +1,19 @@
 //! Threads: Poll, Registry and Waker are Send + Sync; a registration from
 //! another thread while `poll` blocks takes effect before that poll
 //! returns; a Waker never loses its last wake; one Waker per Poll.
-#![cfg(all(unix, feature = "std"))]
+#![cfg(all(any(unix, windows), feature = "std"))]
 mod common;
 use common::*;
 
 use rouse::io::ErrorKind;
 use std::io::Write;
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
 use rouse::unix::SourceFd;
 use rouse::{Interest, Poll, Registry, Token, Waker};
 

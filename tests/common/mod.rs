@@ -370,6 +370,65 @@ pub fn loopback_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     (a, b)
 }
 
+/// Windows stand-ins for what the Unix tests use: `stream_pair` (over TCP
+/// loopback), `SourceFd` (a raw socket as a source) and `AsRawFd`
+/// (`as_raw_socket` under the Unix name), so one test body serves both.
+#[cfg(windows)]
+pub use self::windows_compat::{stream_pair, AsRawFd, SourceFd};
+
+#[cfg(windows)]
+mod windows_compat {
+    use std::os::windows::io::{AsRawSocket, RawSocket};
+
+    use rouse::event::Source;
+    use rouse::sys::Selector;
+    use rouse::{Interest, Registry, Token};
+
+    /// A connected non-blocking stream pair over TCP loopback.
+    pub fn stream_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        super::loopback_pair()
+    }
+
+    /// `as_raw_socket` named as on Unix.
+    pub trait AsRawFd {
+        /// The raw socket.
+        fn as_raw_fd(&self) -> RawSocket;
+    }
+
+    impl<T: AsRawSocket> AsRawFd for T {
+        fn as_raw_fd(&self) -> RawSocket {
+            self.as_raw_socket()
+        }
+    }
+
+    /// A raw socket as a source, like `rouse::unix::SourceFd`.
+    pub struct SourceFd<'a>(pub &'a RawSocket);
+
+    impl<S: Selector<Raw = RawSocket>> Source<S> for SourceFd<'_> {
+        fn register(
+            &mut self,
+            registry: &Registry<S>,
+            token: Token,
+            interests: Interest,
+        ) -> std::io::Result<()> {
+            registry.selector().register(*self.0, token, interests)
+        }
+
+        fn reregister(
+            &mut self,
+            registry: &Registry<S>,
+            token: Token,
+            interests: Interest,
+        ) -> std::io::Result<()> {
+            registry.selector().reregister(*self.0, token, interests)
+        }
+
+        fn deregister(&mut self, registry: &Registry<S>) -> std::io::Result<()> {
+            registry.selector().deregister(*self.0)
+        }
+    }
+}
+
 /// Short waits used by the tests.
 pub const SHORT: Duration = Duration::from_millis(50);
 pub const LONG: Duration = Duration::from_secs(5);
