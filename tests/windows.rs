@@ -129,3 +129,26 @@ fn listener_after_would_block() {
     }
     eprintln!("spurious listener events after WouldBlock: {spurious} of 5");
 }
+
+#[test]
+fn reused_socket_value_registers_after_close_without_deregister() {
+    let poll = new_poll::<Iocp>();
+    let s = poll.registry().selector();
+    let mut reused = 0;
+    for round in 0..20 {
+        let (a, _b) = loopback_pair();
+        let raw = a.as_raw_socket();
+        s.register(raw, Token(round), Interest::READABLE).unwrap();
+        drop(a);
+        // Give the close a moment to complete the poll in flight.
+        std::thread::sleep(Duration::from_millis(20));
+        let (c, _d) = loopback_pair();
+        if c.as_raw_socket() == raw {
+            reused += 1;
+            s.register(raw, Token(100 + round), Interest::READABLE)
+                .unwrap_or_else(|e| panic!("reused socket value {raw}: {e}"));
+            s.deregister(raw).unwrap();
+        }
+    }
+    eprintln!("socket values reused at once: {reused} of 20");
+}

@@ -79,8 +79,6 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
     if unsafe { ioctlsocket(raw, FIONBIO, &mut on) } != 0 {
         return Err(wsa_error());
     }
-    // SAFETY (both arms): the address struct is a live local of the size
-    // passed.
     let r = match addr {
         SocketAddr::V4(a) => {
             let sa = SOCKADDR_IN {
@@ -89,6 +87,7 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
                 sin_addr: a.ip().octets(),
                 sin_zero: [0; 8],
             };
+            // SAFETY: `sa` is a live SOCKADDR_IN of the size passed.
             unsafe {
                 connect(
                     raw,
@@ -105,6 +104,7 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
                 sin6_addr: a.ip().octets(),
                 sin6_scope_id: a.scope_id(),
             };
+            // SAFETY: `sa` is a live SOCKADDR_IN6 of the size passed.
             unsafe {
                 connect(
                     raw,

@@ -421,6 +421,28 @@ impl<const N: usize> State<N> {
         Ok(())
     }
 
+    /// Whether slot `i`'s poll in flight has completed (not yet dequeued)
+    /// reporting that its socket was closed. Like `HasOverlappedIoCompleted`,
+    /// reads the status the kernel writes last, then the events.
+    fn closed_locally(&self, i: usize) -> bool {
+        let block = &self.io[i];
+        // SAFETY: the pointers are valid (see `submit`); volatile reads of
+        // plain integers, as `HasOverlappedIoCompleted` does: the status
+        // leaves STATUS_PENDING only once the kernel has written the
+        // output, so the events read after it are final.
+        unsafe {
+            let status = ptr::read_volatile(ptr::addr_of!((*block.iosb.get()).Status));
+            if status as NTSTATUS == STATUS_PENDING {
+                return false;
+            }
+            core::sync::atomic::fence(Ordering::Acquire);
+            let info = block.info.get();
+            let count = ptr::read_volatile(ptr::addr_of!((*info).NumberOfHandles));
+            let events = ptr::read_volatile(ptr::addr_of!((*info).Handles[0].Events));
+            status as NTSTATUS >= 0 && count >= 1 && events & AFD_POLL_LOCAL_CLOSE != 0
+        }
+    }
+
     /// Asks the kernel to cancel slot `i`'s poll in flight.
     fn cancel(&self, slot: &mut Slot, i: usize) {
         if slot.pending == 0 || slot.cancelling {
@@ -463,16 +485,24 @@ impl<const N: usize> State<N> {
         let base = base_socket(raw)?;
         let mut guard = self.inner.lock();
         let inner = &mut *guard;
-        if inner
+        if let Some(old) = inner
             .slots
             .iter()
-            .any(|s| s.life == Life::Live && s.raw == raw)
+            .position(|s| s.life == Life::Live && s.raw == raw)
         {
-            return Err(io::error(
-                io::ErrorKind::AlreadyExists,
-                "socket is already registered",
-                i64::try_from(raw).ok(),
-            ));
+            // Windows reuses socket values at once: if the registered
+            // socket was closed without being deregistered and its poll has
+            // completed with a local close that `select` has not dequeued
+            // yet, `raw` is a new socket and the old slot is on its way out.
+            if self.closed_locally(old) {
+                inner.slots[old].life = Life::Closing;
+            } else {
+                return Err(io::error(
+                    io::ErrorKind::AlreadyExists,
+                    "socket is already registered",
+                    i64::try_from(raw).ok(),
+                ));
+            }
         }
         let Some(i) = inner.slots.iter().position(|s| s.life == Life::Free) else {
             return Err(io::error(
