@@ -152,3 +152,52 @@ fn reused_socket_value_registers_after_close_without_deregister() {
     }
     eprintln!("socket values reused at once: {reused} of 20");
 }
+
+#[test]
+fn a_value_that_is_no_socket_is_an_os_error() {
+    let poll = new_poll::<Iocp>();
+    let err = poll
+        .registry()
+        .selector()
+        .register(0x7ff0, Token(1), Interest::READABLE)
+        .unwrap_err();
+    // WSAENOTSOCK from SIO_BASE_HANDLE; nothing was registered.
+    assert!(err.raw_os_error().is_some(), "{err}");
+    assert_eq!(
+        poll.registry()
+            .selector()
+            .deregister(0x7ff0)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn dropping_a_poll_with_polls_in_flight_takes_them_back() {
+    let pairs: Vec<_> = (0..8).map(|_| loopback_pair()).collect();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let poll = new_poll::<Iocp>();
+        for (i, (a, _)) in pairs.iter().enumerate() {
+            poll.registry()
+                .selector()
+                .register(a.as_raw_socket(), Token(i), Interest::READABLE)
+                .unwrap();
+        }
+        // Drop cancels the 8 polls and waits for the kernel to return
+        // their blocks before freeing them.
+        drop(poll);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    // The sockets still work with a new poll.
+    let mut poll = new_poll::<Iocp>();
+    let mut events = new_events::<Iocp>();
+    let (a, b) = &pairs[0];
+    poll.registry()
+        .selector()
+        .register(a.as_raw_socket(), Token(1), Interest::READABLE)
+        .unwrap();
+    (&*b).write_all(b"z").unwrap();
+    expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
+}
