@@ -1,0 +1,475 @@
+//! The Unix body of the `nostd_echo` example (see `examples/nostd_echo.rs`):
+//! everything here runs with neither std nor alloc.
+
+// `cargo test` builds examples with `panic = "unwind"` (it ignores the
+// profile's "abort"), which needs std's unwinder: only then, or with the
+// `std` feature, is std linked. `cargo build` links neither std nor alloc.
+#[cfg(any(feature = "std", panic = "unwind"))]
+extern crate std;
+
+use core::fmt::{self, Write as _};
+use core::mem;
+
+use rouse::sys::{PollSelector, Selector};
+use rouse::unix::SourceFd;
+use rouse::{io, Events, Interest, Poll, Registry, Token};
+
+/// Connections served at once; more are accepted and closed at once.
+const MAX_CONNS: usize = 64;
+/// Bytes read from a connection before they are all written back.
+const BUF_SIZE: usize = 4096;
+/// The listener's token; connection `i` uses `Token(i)`.
+const LISTENER: Token = Token(MAX_CONNS);
+
+/// poll(2) with a table entry for the listener and each connection.
+type Backend = PollSelector<{ MAX_CONNS + 1 }>;
+
+// Without std nothing links the C library for us (std does when it is
+// linked; linking it twice is harmless).
+#[link(name = "c")]
+extern "C" {}
+
+#[cfg(not(any(feature = "std", panic = "unwind")))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    // SAFETY: abort takes no arguments and never returns.
+    unsafe { libc::abort() }
+}
+
+/// The precompiled `core` is built with unwinding and refers to this
+/// symbol, which only `std` defines (rust-lang/rust#56152). With
+/// `panic = "abort"` nothing unwinds, so it is never called; if it ever
+/// were, it aborts.
+#[cfg(not(any(feature = "std", panic = "unwind")))]
+#[no_mangle]
+extern "C" fn rust_eh_personality() {
+    // SAFETY: abort takes no arguments and never returns.
+    unsafe { libc::abort() }
+}
+
+/// One client connection: its fd and the bytes read from it that are not
+/// yet written back (`buf[start..end]`).
+struct Conn {
+    fd: libc::c_int,
+    buf: [u8; BUF_SIZE],
+    start: usize,
+    end: usize,
+}
+
+/// What `drive` leaves a connection in.
+enum State {
+    Open,
+    Closed,
+}
+
+#[no_mangle]
+pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
+    let addr = match arg(argc, argv, 1) {
+        None => Addr::DEFAULT,
+        Some(text) => match Addr::parse(text) {
+            Some(addr) => addr,
+            None => {
+                eprint(format_args!("usage: nostd_echo [a.b.c.d:port]\n"));
+                return 2;
+            }
+        },
+    };
+    match serve(addr) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprint(format_args!("nostd_echo: {e}\n"));
+            1
+        }
+    }
+}
+
+fn serve(addr: Addr) -> io::Result<()> {
+    // A peer that closes while we write would otherwise kill the process
+    // with SIGPIPE (std ignores it for its programs; this is not one).
+    // SAFETY: installs the "ignore" disposition; no handler code runs.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+
+    let listener = listen(addr)?;
+    let mut line = Line::new();
+    let _ = writeln!(line, "listening on {}", local_addr(listener)?);
+    line.write_to(1);
+
+    let mut poll = Poll::with_selector(Backend::new()?);
+    let mut events = Events::<Backend, 64>::new();
+    poll.registry()
+        .register(&mut SourceFd(&listener), LISTENER, Interest::READABLE)?;
+
+    // `None` marks a free slot; slot `i` is the connection of `Token(i)`.
+    let mut conns: [Option<Conn>; MAX_CONNS] = [const { None }; MAX_CONNS];
+
+    loop {
+        match poll.poll(&mut events, None) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        for event in events.iter() {
+            let token = event.token();
+            if token == LISTENER {
+                accept_all(poll.registry(), listener, &mut conns);
+                // Drained to EAGAIN (or given up): watch it again.
+                poll.registry().reregister(
+                    &mut SourceFd(&listener),
+                    LISTENER,
+                    Interest::READABLE,
+                )?;
+                continue;
+            }
+            let Some(slot) = conns.get_mut(token.0) else {
+                continue;
+            };
+            let Some(conn) = slot else {
+                continue; // closed earlier in this batch of events
+            };
+            if let State::Closed = drive(poll.registry(), token, conn) {
+                // Deregister before closing: the fd number may be reused.
+                let _ = poll.registry().deregister(&mut SourceFd(&conn.fd));
+                close(conn.fd);
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// Accepts every pending connection (until `EAGAIN`) into a free slot.
+fn accept_all(
+    registry: &Registry<Backend>,
+    listener: libc::c_int,
+    conns: &mut [Option<Conn>; MAX_CONNS],
+) {
+    loop {
+        let fd = accept(listener);
+        if fd < 0 {
+            match errno() {
+                libc::EINTR | libc::ECONNABORTED => continue,
+                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return,
+                e => {
+                    eprint(format_args!("accept: {}\n", os_error(e)));
+                    return;
+                }
+            }
+        }
+        let Some(i) = conns.iter().position(Option::is_none) else {
+            eprint(format_args!(
+                "{MAX_CONNS} connections already; closing a new one\n"
+            ));
+            close(fd);
+            continue;
+        };
+        // Registering arms READABLE, so bytes the client has sent already
+        // are reported by the next poll.
+        if let Err(e) = registry.register(&mut SourceFd(&fd), Token(i), Interest::READABLE) {
+            eprint(format_args!("register: {e}\n"));
+            close(fd);
+            continue;
+        }
+        conns[i] = Some(Conn {
+            fd,
+            buf: [0; BUF_SIZE],
+            start: 0,
+            end: 0,
+        });
+    }
+}
+
+/// Echoes until the connection would block, then re-arms it for what it
+/// waits on: `WRITABLE` while unsent bytes are left (reading stops until
+/// they are written), `READABLE` otherwise.
+fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
+    loop {
+        // Write back what is buffered.
+        while conn.start < conn.end {
+            let unsent = &conn.buf[conn.start..conn.end];
+            // SAFETY: `unsent` is initialized memory of `unsent.len()` bytes.
+            let n = unsafe { libc::write(conn.fd, unsent.as_ptr().cast(), unsent.len()) };
+            if n >= 0 {
+                conn.start += n as usize;
+                continue;
+            }
+            match errno() {
+                libc::EINTR => {}
+                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
+                    return rearm(registry, token, conn, Interest::WRITABLE);
+                }
+                _ => return State::Closed,
+            }
+        }
+        conn.start = 0;
+        conn.end = 0;
+
+        // Nothing is buffered: read the next chunk.
+        // SAFETY: `buf` is writable memory of `BUF_SIZE` bytes.
+        let n = unsafe { libc::read(conn.fd, conn.buf.as_mut_ptr().cast(), BUF_SIZE) };
+        if n > 0 {
+            conn.end = n as usize;
+            continue;
+        }
+        if n == 0 {
+            return State::Closed; // the client closed, and has all its bytes
+        }
+        match errno() {
+            libc::EINTR => {}
+            e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
+                return rearm(registry, token, conn, Interest::READABLE);
+            }
+            _ => return State::Closed,
+        }
+    }
+}
+
+/// Watches the connection again, for `interest`.
+fn rearm(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
+    match registry.reregister(&mut SourceFd(&conn.fd), token, interest) {
+        Ok(()) => State::Open,
+        Err(_) => State::Closed,
+    }
+}
+
+/// Accepts a connection as a nonblocking, close-on-exec socket: its fd, or
+/// -1 with `errno` set.
+#[cfg(not(target_vendor = "apple"))]
+fn accept(listener: libc::c_int) -> libc::c_int {
+    // SAFETY: `listener` is an open listening socket; null address
+    // pointers are allowed when the peer address is not wanted.
+    unsafe {
+        libc::accept4(
+            listener,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        )
+    }
+}
+
+/// Accepts a connection as a nonblocking, close-on-exec socket: its fd, or
+/// -1 with `errno` set. (Apple's systems have no `accept4`.)
+#[cfg(target_vendor = "apple")]
+fn accept(listener: libc::c_int) -> libc::c_int {
+    // SAFETY: as for accept4 above, without the flags.
+    let fd = unsafe { libc::accept(listener, core::ptr::null_mut(), core::ptr::null_mut()) };
+    if fd >= 0 && set_nonblocking_cloexec(fd).is_err() {
+        close(fd); // a successful close leaves errno as fcntl set it
+        return -1;
+    }
+    fd
+}
+
+/// Makes `fd` nonblocking and close-on-exec.
+fn set_nonblocking_cloexec(fd: libc::c_int) -> io::Result<()> {
+    // SAFETY: F_GETFL only reads the flags of the open fd `fd`.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: F_SETFL takes an int of status flags; it changes only `fd`.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) })?;
+    // SAFETY: F_SETFD takes an int of fd flags; it changes only `fd`.
+    cvt(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    Ok(())
+}
+
+/// A nonblocking TCP socket listening on `addr`.
+fn listen(addr: Addr) -> io::Result<libc::c_int> {
+    // SAFETY: plain socket creation.
+    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) })?;
+    match bind_and_listen(fd, addr) {
+        Ok(()) => Ok(fd),
+        Err(e) => {
+            close(fd);
+            Err(e)
+        }
+    }
+}
+
+fn bind_and_listen(fd: libc::c_int, addr: Addr) -> io::Result<()> {
+    set_nonblocking_cloexec(fd)?;
+    let one: libc::c_int = 1;
+    // SAFETY: `one` is a c_int as SO_REUSEADDR expects, passed with its size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })?;
+    let sin = addr.to_sockaddr();
+    // SAFETY: `sin` is a sockaddr_in, passed with its size.
+    cvt(unsafe {
+        libc::bind(
+            fd,
+            (&sin as *const libc::sockaddr_in).cast(),
+            mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    })?;
+    // SAFETY: `fd` is a bound stream socket.
+    cvt(unsafe { libc::listen(fd, 1024) })?;
+    Ok(())
+}
+
+/// The address `fd` is bound to (the real port when 0 was asked for).
+fn local_addr(fd: libc::c_int) -> io::Result<Addr> {
+    // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value.
+    let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `sin` and `len` are valid for writes and `len` is its size.
+    let ret =
+        unsafe { libc::getsockname(fd, (&mut sin as *mut libc::sockaddr_in).cast(), &mut len) };
+    if ret < 0 {
+        return Err(last_error());
+    }
+    Ok(Addr {
+        ip: u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+        port: u16::from_be(sin.sin_port),
+    })
+}
+
+fn close(fd: libc::c_int) {
+    // SAFETY: `fd` is open and owned by the caller, who does not use it again.
+    unsafe { libc::close(fd) };
+}
+
+/// An IPv4 socket address, parsed and printed without `std`.
+#[derive(Copy, Clone)]
+struct Addr {
+    ip: [u8; 4],
+    port: u16,
+}
+
+impl Addr {
+    const DEFAULT: Addr = Addr {
+        ip: [127, 0, 0, 1],
+        port: 9000,
+    };
+
+    /// Parses `a.b.c.d:port`.
+    fn parse(text: &[u8]) -> Option<Addr> {
+        let colon = text.iter().rposition(|&b| b == b':')?;
+        let (host, port) = (&text[..colon], &text[colon + 1..]);
+        let mut ip = [0u8; 4];
+        let mut parts = host.split(|&b| b == b'.');
+        for byte in &mut ip {
+            *byte = u8::try_from(parse_decimal(parts.next()?)?).ok()?;
+        }
+        if parts.next().is_some() {
+            return None;
+        }
+        let port = u16::try_from(parse_decimal(port)?).ok()?;
+        Some(Addr { ip, port })
+    }
+
+    fn to_sockaddr(self) -> libc::sockaddr_in {
+        // SAFETY: sockaddr_in is plain old data; all zeroes is a valid value
+        // (it zeroes the padding, and on the BSDs `sin_len`, which the
+        // kernel takes from the length argument).
+        let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
+        sin.sin_family = libc::AF_INET as libc::sa_family_t;
+        sin.sin_port = self.port.to_be();
+        sin.sin_addr.s_addr = u32::from_be_bytes(self.ip).to_be();
+        sin
+    }
+}
+
+/// A decimal number of 1 to 5 digits.
+fn parse_decimal(digits: &[u8]) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 5 {
+        return None;
+    }
+    digits.iter().try_fold(0u32, |n, &d| {
+        d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+    })
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [a, b, c, d] = self.ip;
+        write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
+    }
+}
+
+/// Command-line argument `i`, as bytes without the NUL.
+fn arg(argc: libc::c_int, argv: *const *const libc::c_char, i: usize) -> Option<&'static [u8]> {
+    if i >= usize::try_from(argc).ok()? {
+        return None;
+    }
+    // SAFETY: the C runtime passes `argc` valid pointers in `argv`, each to
+    // a NUL-terminated string that lives as long as the program.
+    unsafe { Some(core::ffi::CStr::from_ptr(*argv.add(i)).to_bytes()) }
+}
+
+/// A line of text formatted into a fixed buffer (too long: cut short).
+struct Line {
+    buf: [u8; 128],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line {
+            buf: [0; 128],
+            len: 0,
+        }
+    }
+
+    /// Writes the line to `fd` in one `write`, so it arrives whole.
+    fn write_to(&self, fd: libc::c_int) {
+        // SAFETY: `buf[..len]` is initialized memory of `len` bytes.
+        unsafe { libc::write(fd, self.buf.as_ptr().cast(), self.len) };
+    }
+}
+
+impl fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Prints to standard error.
+fn eprint(args: fmt::Arguments<'_>) {
+    let mut line = Line::new();
+    let _ = line.write_fmt(args);
+    line.write_to(2);
+}
+
+fn os_error(code: i32) -> io::Error {
+    io::Error::from_raw_os_error(code)
+}
+
+fn last_error() -> io::Error {
+    os_error(errno())
+}
+
+/// Turns a `-1` return into the `errno` error.
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(last_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// The calling thread's `errno`.
+fn errno() -> i32 {
+    // SAFETY: always callable; returns the calling thread's errno slot,
+    // valid for the thread's whole life.
+    unsafe { *errno_location() }
+}
+
+#[cfg(any(target_os = "android", target_os = "netbsd", target_os = "openbsd"))]
+use libc::__errno as errno_location;
+#[cfg(any(target_os = "linux", target_os = "dragonfly"))]
+use libc::__errno_location as errno_location;
+#[cfg(not(any(
+    target_os = "linux",
+    target_os = "dragonfly",
+    target_os = "android",
+    target_os = "netbsd",
+    target_os = "openbsd"
+)))]
+use libc::__error as errno_location;
