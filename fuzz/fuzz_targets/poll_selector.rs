@@ -118,9 +118,15 @@ impl World {
     /// One zero-timeout poll, every event checked and applied to the model;
     /// returns how many events it gave.
     fn poll_once(&mut self) -> usize {
-        self.poll
-            .poll(&mut self.events, Some(Duration::ZERO))
-            .expect("poll");
+        // libFuzzer's timeout timer is a SIGALRM, and poll(2) is never
+        // restarted after a signal: `Interrupted` is retried, as any caller does.
+        loop {
+            match self.poll.poll(&mut self.events, Some(Duration::ZERO)) {
+                Ok(()) => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => panic!("poll: {e}"),
+            }
+        }
         let mut seen = [false; STRIDE];
         let mut n = 0;
         for ev in self.events.iter() {
