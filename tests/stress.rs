@@ -29,11 +29,15 @@ use rouse::{Interest, Token, Waker};
 
 const THREADS: usize = 4;
 const SLOTS: usize = 6;
-const WAKE: Token = Token(0xFF << 56);
+/// Bits of a token left for the generation: 48 on 64-bit targets, 16 on
+/// 32-bit ones (where a registrar stops once its generations run out).
+const GEN_BITS: u32 = usize::BITS - 16;
+const GEN_MAX: u64 = (1 << GEN_BITS) - 1;
+const WAKE: Token = Token(0xFF << (usize::BITS - 8));
 
-/// thread (8 bits) | slot (8 bits) | generation (48 bits).
+/// thread (8 bits) | slot (8 bits) | generation (the rest).
 fn token(thread: usize, slot: usize, gen: u64) -> Token {
-    Token(thread << 56 | slot << 48 | (gen as usize & ((1 << 48) - 1)))
+    Token(thread << (usize::BITS - 8) | slot << GEN_BITS | (gen & GEN_MAX) as usize)
 }
 
 fn stress_secs() -> f64 {
@@ -57,7 +61,11 @@ struct Book {
 
 /// (thread, slot, generation) of a token.
 fn decode(t: Token) -> (usize, usize, u64) {
-    (t.0 >> 56, t.0 >> 48 & 0xFF, (t.0 & ((1 << 48) - 1)) as u64)
+    (
+        t.0 >> (usize::BITS - 8),
+        t.0 >> GEN_BITS & 0xFF,
+        (t.0 as u64) & GEN_MAX,
+    )
 }
 
 struct Shared {
@@ -91,7 +99,7 @@ fn registrar<S: Backend>(me: usize, registry: rouse::Registry<S>, shared: &Share
         let (_, slot, gen) = decode(t);
         lock(&shared.book).ended[me][slot] = gen;
     };
-    while !shared.stop.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::Relaxed) && gen + 2 < GEN_MAX {
         let slot = (ops as usize * 7 + me) % SLOTS;
         let fd = pairs[slot].0.as_raw_fd();
         let mut src = SourceFd(&fd);
