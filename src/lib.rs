@@ -38,19 +38,26 @@
 //!
 //! | backend | type | feature | targets |
 //! |---|---|---|---|
-//! | epoll | [`sys::EpollSelector`] | `epoll` | Linux, Android |
-//! | poll(2) | [`sys::PollSelector<N>`] | `poll` | every Unix |
+//! | epoll | `sys::EpollSelector` | `epoll` | Linux, Android |
+//! | kqueue | `sys::KqueueSelector` | `kqueue` | macOS, iOS, FreeBSD, NetBSD, OpenBSD, DragonFly (type-checked and unit-tested here, not run) |
+//! | poll(2) | `sys::PollSelector<N>` | `poll` | every Unix |
+//! | epoll, else poll(2) at run time | `sys::AutoSelector<N>` | `epoll` + `poll` | Linux, Android |
+//! | WASI `poll_oneoff` | `sys::WasiSelector<N>` | `wasi` | wasm32-wasip1 |
+//! | IOCP + AFD polls | `sys::IocpSelector<N>` | `iocp` (needs `std`) | Windows |
 //!
-//! [`sys::DefaultSelector`] is epoll where the `epoll` feature is on and the
-//! target has it, otherwise poll(2). Backends that keep registrations in user
-//! space (poll(2)) use a table of `N` entries fixed at compile time.
+//! [`sys::DefaultSelector`] is the target's native backend among the
+//! compiled ones (epoll, kqueue, IOCP, `poll_oneoff`), else poll(2) on Unix;
+//! the README states the rule in full. Backends whose kernel keeps no
+//! registrations (poll(2), WASI, IOCP) use a table of `N` entries fixed at
+//! compile time; a full table is an error, never a reallocation.
 //!
 //! ## Features
 //!
 //! `std` (default): `std::io::Error`, [`Registry::try_clone`] on table
-//! backends, `Box<dyn Source>`. `net` (default): [`net`] types.
-//! `os-poll` (default): every backend the target supports. Without `std`
-//! the crate uses neither `std` nor `alloc`.
+//! backends, `Box<dyn Source>`. `net` (default): `net` types.
+//! `os-poll` (default): every backend the target supports. `async`: the
+//! `registration` module (a no-std reactor for async executors). Without
+//! `std` the crate uses neither `std` nor `alloc`.
 #![no_std]
 #![deny(missing_docs, unsafe_op_in_unsafe_fn)]
 #![warn(rust_2018_idioms)]

@@ -29,7 +29,7 @@ use crate::{io, Interest, Token};
 /// * epoll mode: the same syscalls as [`EpollSelector`] and the same
 ///   record (the kernel fills `Events` in place); one `match` on the mode
 ///   per call, and one extra bit test per readiness accessor on
-///   [`Event`](crate::event::Event).
+///   [`Event`].
 /// * poll(2) mode: the same syscalls as [`PollSelector<N>`], plus the copy
 ///   of each event into an `epoll_event`-sized record, through a buffer of
 ///   [`POLL_BATCH`] events on the stack. A poll that fills that buffer asks

@@ -1,6 +1,6 @@
 //! The poll(2) backend (every Unix; the fallback where epoll is missing).
 //!
-//! The kernel keeps no registrations, so they live in a [`TokenTable`] of
+//! The kernel keeps no registrations, so they live in a `TokenTable` of
 //! `N` entries beside a dense `pollfd` array that is handed to poll(2) as
 //! it is: registering writes one `pollfd`, polling scans only until poll(2)'s
 //! ready count is reached, and nothing is ever allocated after creation.
