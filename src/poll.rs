@@ -99,6 +99,7 @@ impl<S: Selector> Poll<S> {
     /// * A signal interrupting the wait gives `ErrorKind::Interrupted`; the
     ///   call is not retried.
     /// * `events` with capacity 0 gives `ErrorKind::InvalidInput`.
+    #[inline]
     pub fn poll<const N: usize>(
         &mut self,
         events: &mut Events<S, N>,

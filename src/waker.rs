@@ -55,6 +55,7 @@ impl<S: Selector> Waker<S> {
     }
 
     /// Wakes the `Poll`.
+    #[inline]
     pub fn wake(&self) -> io::Result<()> {
         S::wake(&self.inner)
     }

@@ -101,12 +101,14 @@ impl<S: Selector, const N: usize> Events<S, N> {
     }
 
     /// The writable part of the buffer, for the selector.
+    #[inline]
     pub(crate) fn spare(&mut self) -> &mut [Event<S>] {
         self.len = 0;
         &mut self.buf[..self.capacity]
     }
 
     /// Records how many events the selector wrote.
+    #[inline]
     pub(crate) fn set_len(&mut self, len: usize) {
         debug_assert!(len <= self.capacity);
         self.len = len.min(self.capacity);

@@ -192,6 +192,7 @@ impl Selector for EpollSelector {
         Ok(EpollWaker { fd })
     }
 
+    #[inline]
     fn wake(waker: &EpollWaker) -> io::Result<()> {
         super::unix::eventfd_signal(waker.fd.raw())
     }

@@ -112,6 +112,7 @@ impl Drop for Fd {
 /// at its maximum (only after ~2^64 unread signals) it is read to zero and
 /// written again, so the signal is never dropped.
 #[cfg(any(target_os = "linux", target_os = "android"))]
+#[inline]
 pub(crate) fn eventfd_signal(fd: libc::c_int) -> io::Result<()> {
     let one: u64 = 1;
     loop {
