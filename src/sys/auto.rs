@@ -70,14 +70,6 @@ pub const POLL_BATCH: usize = 32;
 /// It is `EPOLLET`, an input flag that `epoll_wait` never reports.
 const FROM_POLL: u32 = 1 << 31;
 
-// poll(2) readiness, in the low bits of a `FROM_POLL` record.
-const READABLE: u32 = 1;
-const WRITABLE: u32 = 2;
-const ERROR: u32 = 4;
-const READ_CLOSED: u32 = 8;
-const WRITE_CLOSED: u32 = 16;
-const PRIORITY: u32 = 32;
-
 /// The event record of an [`AutoSelector`]: the kernel's `epoll_event`,
 /// holding either what epoll reported or poll(2)'s readiness.
 #[derive(Copy, Clone)]
@@ -110,23 +102,11 @@ impl AutoEvent {
         })
     }
 
-    /// The record for a poll(2) event: every readiness bit is kept.
+    /// The record for a poll(2) event: every readiness bit is kept, in the
+    /// low byte of a `FROM_POLL` record.
     pub fn from_poll(event: &PollEvent) -> AutoEvent {
-        let mut bits = FROM_POLL;
-        for (set, bit) in [
-            (event.is_readable(), READABLE),
-            (event.is_writable(), WRITABLE),
-            (event.is_error(), ERROR),
-            (event.is_read_closed(), READ_CLOSED),
-            (event.is_write_closed(), WRITE_CLOSED),
-            (event.is_priority(), PRIORITY),
-        ] {
-            if set {
-                bits |= bit;
-            }
-        }
         AutoEvent(libc::epoll_event {
-            events: bits,
+            events: FROM_POLL | u32::from(event.bits()),
             u64: event.token().0 as u64,
         })
     }
@@ -137,9 +117,21 @@ impl AutoEvent {
         self.events() & FROM_POLL != 0
     }
 
+    /// As poll(2) reported it (fallback mode).
     #[inline]
-    fn has(&self, bit: u32) -> bool {
-        self.events() & bit != 0
+    fn as_polled(&self) -> PollEvent {
+        // The low byte holds the readiness bits: the cast keeps exactly them.
+        PollEvent::new(self.data() as usize, self.events() as u8)
+    }
+
+    /// Reads one readiness kind from whichever backend wrote the record.
+    #[inline]
+    fn either(&self, polled: fn(&PollEvent) -> bool, epoll: fn(&EpollEvent) -> bool) -> bool {
+        if self.polled() {
+            polled(&self.as_polled())
+        } else {
+            epoll(&self.as_epoll())
+        }
     }
 }
 
@@ -165,59 +157,29 @@ impl RawEvent for AutoEvent {
         // every `usize` on 32- and 64-bit targets.
         Token(self.data() as usize)
     }
-
     #[inline]
     fn is_readable(&self) -> bool {
-        if self.polled() {
-            self.has(READABLE)
-        } else {
-            self.as_epoll().is_readable()
-        }
+        self.either(RawEvent::is_readable, RawEvent::is_readable)
     }
-
     #[inline]
     fn is_writable(&self) -> bool {
-        if self.polled() {
-            self.has(WRITABLE)
-        } else {
-            self.as_epoll().is_writable()
-        }
+        self.either(RawEvent::is_writable, RawEvent::is_writable)
     }
-
     #[inline]
     fn is_error(&self) -> bool {
-        if self.polled() {
-            self.has(ERROR)
-        } else {
-            self.as_epoll().is_error()
-        }
+        self.either(RawEvent::is_error, RawEvent::is_error)
     }
-
     #[inline]
     fn is_read_closed(&self) -> bool {
-        if self.polled() {
-            self.has(READ_CLOSED)
-        } else {
-            self.as_epoll().is_read_closed()
-        }
+        self.either(RawEvent::is_read_closed, RawEvent::is_read_closed)
     }
-
     #[inline]
     fn is_write_closed(&self) -> bool {
-        if self.polled() {
-            self.has(WRITE_CLOSED)
-        } else {
-            self.as_epoll().is_write_closed()
-        }
+        self.either(RawEvent::is_write_closed, RawEvent::is_write_closed)
     }
-
     #[inline]
     fn is_priority(&self) -> bool {
-        if self.polled() {
-            self.has(PRIORITY)
-        } else {
-            self.as_epoll().is_priority()
-        }
+        self.either(RawEvent::is_priority, RawEvent::is_priority)
     }
 }
 

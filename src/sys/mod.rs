@@ -62,6 +62,18 @@ pub(crate) mod kqueue;
     all(feature = "wasi", target_os = "wasi"),
     all(feature = "iocp", feature = "std", windows)
 ))]
+mod ready;
+#[cfg(any(
+    all(feature = "poll", unix),
+    all(feature = "wasi", target_os = "wasi"),
+    all(feature = "iocp", feature = "std", windows)
+))]
+pub use self::ready::TableEvent;
+#[cfg(any(
+    all(feature = "poll", unix),
+    all(feature = "wasi", target_os = "wasi"),
+    all(feature = "iocp", feature = "std", windows)
+))]
 // The WASI backend is single-threaded: it needs only `lock`.
 #[cfg_attr(not(all(feature = "poll", unix)), allow(dead_code, unused_imports))]
 mod lock;

@@ -24,9 +24,10 @@ use core::time::Duration;
 use std::sync::Arc;
 
 use super::lock::{relax, Lock};
+use super::ready::{TableEvent, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use super::unix::notify::{signal_fd, Notify};
 use super::unix::{check_fd, last_error, monotonic_now, Fd};
-use super::{timeout_ms, RawEvent, Selector};
+use super::{timeout_ms, Selector};
 use crate::event::Event;
 use crate::table::TokenTable;
 use crate::{io, Interest, Token};
@@ -342,13 +343,6 @@ fn disarm(pfd: &mut libc::pollfd, fd: libc::c_int) {
     }
 }
 
-const READABLE: u8 = 1;
-const WRITABLE: u8 = 2;
-const ERROR: u8 = 4;
-const READ_CLOSED: u8 = 8;
-const WRITE_CLOSED: u8 = 16;
-const PRIORITY: u8 = 32;
-
 /// Translates poll(2)'s `revents` into portable readiness. An error or
 /// hang-up also marks the directions the source asked for as ready, so a
 /// task waiting on either finds out by trying its operation.
@@ -384,45 +378,13 @@ fn readiness(rev: libc::c_short, interests: Interest) -> u8 {
 
 /// One poll(2) event: the token and its readiness, translated once in
 /// `select`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct PollEvent {
-    token: usize,
-    ready: u8,
-}
+pub type PollEvent = TableEvent;
 
-impl PollEvent {
-    fn new(token: usize, ready: u8) -> Self {
-        PollEvent { token, ready }
-    }
-
+impl TableEvent {
     /// The record poll(2)'s `revents` would give for a source registered
     /// with `interests`; for tests of event translation.
     pub fn from_revents(token: Token, revents: libc::c_short, interests: Interest) -> Self {
-        PollEvent::new(token.0, readiness(revents, interests))
-    }
-}
-
-impl RawEvent for PollEvent {
-    fn token(&self) -> Token {
-        Token(self.token)
-    }
-    fn is_readable(&self) -> bool {
-        self.ready & READABLE != 0
-    }
-    fn is_writable(&self) -> bool {
-        self.ready & WRITABLE != 0
-    }
-    fn is_error(&self) -> bool {
-        self.ready & ERROR != 0
-    }
-    fn is_read_closed(&self) -> bool {
-        self.ready & READ_CLOSED != 0
-    }
-    fn is_write_closed(&self) -> bool {
-        self.ready & WRITE_CLOSED != 0
-    }
-    fn is_priority(&self) -> bool {
-        self.ready & PRIORITY != 0
+        TableEvent::new(token.0, readiness(revents, interests))
     }
 }
 
@@ -544,6 +506,7 @@ pub struct PollWaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::RawEvent;
 
     fn ev(rev: libc::c_short, interests: Interest) -> PollEvent {
         PollEvent::from_revents(Token(3), rev, interests)

@@ -36,7 +36,8 @@ use ::wasi::{
 };
 
 use super::lock::Lock;
-use super::{timeout_ms, RawEvent, Selector};
+use super::ready::{TableEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::{timeout_ms, Selector};
 use crate::event::Event;
 use crate::table::TokenTable;
 use crate::{io, Interest, Token};
@@ -482,49 +483,9 @@ fn nothing_to_wait_for(registered: usize) -> io::Error {
     io::error(io::ErrorKind::InvalidInput, msg, None)
 }
 
-const READABLE: u8 = 1;
-const WRITABLE: u8 = 2;
-const ERROR: u8 = 4;
-const READ_CLOSED: u8 = 8;
-const WRITE_CLOSED: u8 = 16;
-
 /// One WASI event: the token and its readiness, translated once in
-/// `select`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct WasiEvent {
-    token: usize,
-    ready: u8,
-}
-
-impl WasiEvent {
-    fn new(token: usize, ready: u8) -> Self {
-        WasiEvent { token, ready }
-    }
-}
-
-impl RawEvent for WasiEvent {
-    fn token(&self) -> Token {
-        Token(self.token)
-    }
-    fn is_readable(&self) -> bool {
-        self.ready & READABLE != 0
-    }
-    fn is_writable(&self) -> bool {
-        self.ready & WRITABLE != 0
-    }
-    fn is_error(&self) -> bool {
-        self.ready & ERROR != 0
-    }
-    fn is_read_closed(&self) -> bool {
-        self.ready & READ_CLOSED != 0
-    }
-    fn is_write_closed(&self) -> bool {
-        self.ready & WRITE_CLOSED != 0
-    }
-    fn is_priority(&self) -> bool {
-        false
-    }
-}
+/// `select` (WASI has no priority readiness).
+pub type WasiEvent = TableEvent;
 
 /// The WASI half of a [`Waker`](crate::Waker), which cannot exist: wasip1
 /// has no way to wake a blocked `poll_oneoff` (no threads, no signals), so
@@ -670,6 +631,7 @@ pub(crate) fn errno_kind(code: i32) -> io::ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sys::RawEvent;
 
     fn host(kind: ::wasi::Eventtype, error: ::wasi::Errno, flags: u16) -> HostEvent {
         HostEvent {

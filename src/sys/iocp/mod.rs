@@ -50,7 +50,8 @@ use std::vec::Vec;
 
 use self::ffi::*;
 use super::lock::Lock;
-use super::{timeout_ms, Arm, RawEvent, Rearm, Selector};
+use super::ready::{TableEvent, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::{timeout_ms, Arm, Rearm, Selector};
 use crate::event::Event;
 use crate::{io, Interest, Token};
 
@@ -633,10 +634,7 @@ impl<const N: usize> State<N> {
                     slot.armed &= !PRIORITY_BITS;
                 }
             }
-            Some(IocpEvent {
-                token: slot.token.0,
-                ready,
-            })
+            Some(IocpEvent::new(slot.token.0, ready))
         } else {
             None
         };
@@ -645,10 +643,10 @@ impl<const N: usize> State<N> {
             // an error once if nothing else is, and stop watching it.
             let token = slot.token.0;
             *slot = FREE;
-            return event.or(Some(IocpEvent {
+            return event.or(Some(IocpEvent::new(
                 token,
-                ready: ERROR | READ_CLOSED | WRITE_CLOSED,
-            }));
+                ERROR | READ_CLOSED | WRITE_CLOSED,
+            )));
         }
         event
     }
@@ -702,10 +700,8 @@ impl<const N: usize> State<N> {
                                 waker.posted.store(false, Ordering::SeqCst);
                                 if !woken {
                                     woken = true;
-                                    events[out] = Event::from_raw(IocpEvent {
-                                        token: waker.token.0,
-                                        ready: READABLE,
-                                    });
+                                    events[out] =
+                                        Event::from_raw(IocpEvent::new(waker.token.0, READABLE));
                                     out += 1;
                                 }
                             }
@@ -797,13 +793,6 @@ const EMPTY_ENTRY: OVERLAPPED_ENTRY = OVERLAPPED_ENTRY {
     dwNumberOfBytesTransferred: 0,
 };
 
-const READABLE: u8 = 1;
-const WRITABLE: u8 = 2;
-const ERROR: u8 = 4;
-const READ_CLOSED: u8 = 8;
-const WRITE_CLOSED: u8 = 16;
-const PRIORITY: u8 = 32;
-
 /// Translates AFD poll events into portable readiness.
 fn readiness(events: u32) -> u8 {
     let mut bits = 0;
@@ -826,35 +815,7 @@ fn readiness(events: u32) -> u8 {
 }
 
 /// One IOCP event: the token and its readiness, translated in `select`.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct IocpEvent {
-    token: usize,
-    ready: u8,
-}
-
-impl RawEvent for IocpEvent {
-    fn token(&self) -> Token {
-        Token(self.token)
-    }
-    fn is_readable(&self) -> bool {
-        self.ready & READABLE != 0
-    }
-    fn is_writable(&self) -> bool {
-        self.ready & WRITABLE != 0
-    }
-    fn is_error(&self) -> bool {
-        self.ready & ERROR != 0
-    }
-    fn is_read_closed(&self) -> bool {
-        self.ready & READ_CLOSED != 0
-    }
-    fn is_write_closed(&self) -> bool {
-        self.ready & WRITE_CLOSED != 0
-    }
-    fn is_priority(&self) -> bool {
-        self.ready & PRIORITY != 0
-    }
-}
+pub type IocpEvent = TableEvent;
 
 /// What a waker and its selector share.
 struct WakeShared {
