@@ -187,7 +187,9 @@ impl<S: Selector> Registry<S> {
     }
 }
 
-fn check_token(token: Token) -> io::Result<()> {
+/// Rejects [`Token::RESERVED`]: the one check every registration path and
+/// `Waker::new` share.
+pub(crate) fn check_token(token: Token) -> io::Result<()> {
     if token == Token::RESERVED {
         Err(io::reserved_token())
     } else {
@@ -205,8 +207,4 @@ impl<S: Selector> fmt::Debug for Registry<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Registry").finish_non_exhaustive()
     }
-}
-
-pub(crate) fn check_waker_token(token: Token) -> io::Result<()> {
-    check_token(token)
 }

@@ -47,7 +47,7 @@ impl<S: Selector> Waker<S> {
     /// Creates a waker for the `Poll` behind `registry`, reported with
     /// `token`. `Token::RESERVED` gives `InvalidInput`.
     pub fn new(registry: &Registry<S>, token: Token) -> io::Result<Waker<S>> {
-        crate::poll::check_waker_token(token)?;
+        crate::poll::check_token(token)?;
         registry
             .selector()
             .new_waker(token)
