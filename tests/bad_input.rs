@@ -148,7 +148,13 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     let seen = collect_events(&mut poll, &mut events, Duration::from_millis(100));
     assert!(start.elapsed() < LONG);
     for ev in seen.iter().filter(|e| e.token() == Token(2)) {
-        assert!(ev.is_error(), "[{}] {ev:?}", S::NAME);
+        // Other tests run in parallel threads and may be handed the same fd
+        // number at once; poll(2) then watches their file, and its readiness
+        // is a spurious event for this token (allowed). Otherwise the
+        // closed fd must be reported as an error.
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let reused = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
+        assert!(ev.is_error() || reused, "[{}] {ev:?}", S::NAME);
     }
     // Reported at most once: the backend stops watching it.
     assert!(seen.iter().filter(|e| e.token() == Token(2)).count() <= 1);
