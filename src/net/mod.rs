@@ -107,6 +107,83 @@ pub(crate) type RawSocketHandle = std::os::fd::RawFd;
 #[cfg(windows)]
 pub(crate) type RawSocketHandle = std::os::windows::io::RawSocket;
 
+/// `Read` and `Write` for a stream type `$ty` and for `&$ty`, through its
+/// `IoSource` (`inner`): reads re-arm `READABLE` and writes `WRITABLE`
+/// when they meet `WouldBlock`.
+macro_rules! impl_stream_io {
+    ($ty:ty) => {
+        impl std::io::Read for $ty {
+            #[inline]
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.read(buf)
+            }
+
+            #[inline]
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                std::io::Read::read_vectored(&mut &*self, bufs)
+            }
+        }
+
+        impl std::io::Read for &$ty {
+            #[inline]
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.inner.read(buf)
+            }
+
+            #[inline]
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.inner.do_io($crate::Interest::READABLE, |mut s| {
+                    std::io::Read::read_vectored(&mut s, bufs)
+                })
+            }
+        }
+
+        impl std::io::Write for $ty {
+            #[inline]
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.write(buf)
+            }
+
+            #[inline]
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                std::io::Write::write_vectored(&mut &*self, bufs)
+            }
+
+            #[inline]
+            fn flush(&mut self) -> std::io::Result<()> {
+                std::io::Write::flush(&mut &*self)
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            #[inline]
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner.write(buf)
+            }
+
+            #[inline]
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.inner.do_io($crate::Interest::WRITABLE, |mut s| {
+                    std::io::Write::write_vectored(&mut s, bufs)
+                })
+            }
+
+            #[inline]
+            fn flush(&mut self) -> std::io::Result<()> {
+                self.inner.do_io($crate::Interest::WRITABLE, |mut s| {
+                    std::io::Write::flush(&mut s)
+                })
+            }
+        }
+    };
+}
+
 /// Implements `Source<S>` for every `S: Selector<Raw = RawFd>` (`RawSocket`
 /// on Windows) on a net type
 /// whose `inner` field is an `IoSource`, by delegation.
@@ -258,4 +335,4 @@ macro_rules! impl_fd {
     };
 }
 
-pub(crate) use {impl_fd, impl_source};
+pub(crate) use {impl_fd, impl_source, impl_stream_io};

@@ -1,14 +1,14 @@
 //! `TcpStream`: a non-blocking TCP connection.
 //!
-//! Reads and writes go through `IoSource::do_io`, which re-arms the
+//! Reads and writes go through `IoSource` (`impl_stream_io!`), which re-arms the
 //! direction that returned `WouldBlock`. It must never block: `connect`
 //! returns while the handshake is still in progress.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::{self, Shutdown, SocketAddr};
 
 use crate::net::io_source::IoSource;
-use crate::net::{impl_fd, impl_source, socket};
+use crate::net::{impl_fd, impl_source, impl_stream_io, socket};
 use crate::Interest;
 
 /// A non-blocking TCP stream between a local and a remote socket.
@@ -139,65 +139,6 @@ impl TcpStream {
     }
 }
 
-impl Read for TcpStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    #[inline]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Read for &TcpStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.do_io(Interest::READABLE, |mut s| s.read(buf))
-    }
-
-    #[inline]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner
-            .do_io(Interest::READABLE, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for TcpStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    #[inline]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        (&*self).flush()
-    }
-}
-
-impl Write for &TcpStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.do_io(Interest::WRITABLE, |mut s| s.write(buf))
-    }
-
-    #[inline]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.inner
-            .do_io(Interest::WRITABLE, |mut s| s.write_vectored(bufs))
-    }
-
-    #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.do_io(Interest::WRITABLE, |mut s| s.flush())
-    }
-}
-
+impl_stream_io!(TcpStream);
 impl_source!(TcpStream);
 impl_fd!(TcpStream, net::TcpStream);

@@ -1,16 +1,16 @@
 //! `UnixStream`: a non-blocking Unix stream connection.
 //!
-//! Reads and writes go through `IoSource::do_io`, which re-arms the
+//! Reads and writes go through `IoSource` (`impl_stream_io!`), which re-arms the
 //! direction that returned `WouldBlock`. It must never block: `connect`
 //! does not wait, even when the listener's backlog is full.
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 
 use crate::net::io_source::IoSource;
-use crate::net::{impl_fd, impl_source, socket};
+use crate::net::{impl_fd, impl_source, impl_stream_io, socket};
 use crate::Interest;
 
 /// A non-blocking Unix stream socket.
@@ -127,65 +127,6 @@ impl UnixStream {
     }
 }
 
-impl Read for UnixStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    #[inline]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Read for &UnixStream {
-    #[inline]
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.do_io(Interest::READABLE, |mut s| s.read(buf))
-    }
-
-    #[inline]
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner
-            .do_io(Interest::READABLE, |mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for UnixStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    #[inline]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        (&*self).flush()
-    }
-}
-
-impl Write for &UnixStream {
-    #[inline]
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.do_io(Interest::WRITABLE, |mut s| s.write(buf))
-    }
-
-    #[inline]
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.inner
-            .do_io(Interest::WRITABLE, |mut s| s.write_vectored(bufs))
-    }
-
-    #[inline]
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.do_io(Interest::WRITABLE, |mut s| s.flush())
-    }
-}
-
+impl_stream_io!(UnixStream);
 impl_source!(UnixStream);
 impl_fd!(UnixStream, net::UnixStream);
