@@ -115,12 +115,22 @@ impl Drop for Fd {
 #[inline]
 pub(crate) fn eventfd_signal(fd: libc::c_int) -> io::Result<()> {
     let one: u64 = 1;
+    // SAFETY: writes 8 bytes from a local u64, as eventfd requires.
+    let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    if n == 8 {
+        return Ok(());
+    }
+    eventfd_signal_retry(fd)
+}
+
+/// The rest of [`eventfd_signal`] after a write that did not take:
+/// out of line, so a wake is a few instructions around one `write`.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+#[cold]
+#[inline(never)]
+fn eventfd_signal_retry(fd: libc::c_int) -> io::Result<()> {
+    let one: u64 = 1;
     loop {
-        // SAFETY: writes 8 bytes from a local u64, as eventfd requires.
-        let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
-        if n == 8 {
-            return Ok(());
-        }
         let err = last_error();
         match err.kind() {
             io::ErrorKind::WouldBlock => {
@@ -130,6 +140,11 @@ pub(crate) fn eventfd_signal(fd: libc::c_int) -> io::Result<()> {
             }
             io::ErrorKind::Interrupted => {}
             _ => return Err(err),
+        }
+        // SAFETY: writes 8 bytes from a local u64, as eventfd requires.
+        let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+        if n == 8 {
+            return Ok(());
         }
     }
 }
@@ -159,4 +174,33 @@ pub(crate) fn check_fd(fd: libc::c_int) -> io::Result<()> {
     }
     // SAFETY: F_GETFD only reads the descriptor's flags; any int is allowed.
     cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+    use super::*;
+
+    /// A signal is never dropped, even with the counter at its maximum
+    /// (the write fails with EAGAIN; the retry path reads and writes again).
+    #[test]
+    fn eventfd_signal_survives_a_full_counter() {
+        // SAFETY: eventfd takes an initial value and flags; returns an fd or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        assert!(fd >= 0);
+        let fd = Fd::from_raw(fd);
+        let max: u64 = u64::MAX - 1;
+        // SAFETY: writes 8 bytes from a local u64 to our eventfd.
+        let n = unsafe { libc::write(fd.raw(), (&max as *const u64).cast(), 8) };
+        assert_eq!(n, 8);
+        eventfd_signal(fd.raw()).unwrap();
+        let mut value: u64 = 0;
+        // SAFETY: reads 8 bytes into a local u64 from our eventfd.
+        let n = unsafe { libc::read(fd.raw(), (&mut value as *mut u64).cast(), 8) };
+        assert_eq!(n, 8);
+        assert_eq!(value, 1, "the signal after the reset is there");
+        eventfd_signal(fd.raw()).unwrap();
+        // SAFETY: as above.
+        let n = unsafe { libc::read(fd.raw(), (&mut value as *mut u64).cast(), 8) };
+        assert_eq!((n, value), (8, 1));
+    }
 }
