@@ -224,12 +224,10 @@ fn host_error(errno: ::wasi::Errno) -> io::Error {
 /// Fails with a clear error unless `fd` names an open descriptor, so that
 /// registering a closed fd fails at once.
 fn check_fd(fd: libc::c_int) -> io::Result<()> {
+    // A negative number is never a descriptor: EBADF, as for a closed one
+    // and as on the other backends.
     if fd < 0 {
-        return Err(io::error(
-            io::ErrorKind::InvalidInput,
-            "negative fd cannot be registered",
-            Some(i64::from(fd)),
-        ));
+        return Err(host_error(::wasi::ERRNO_BADF));
     }
     // SAFETY: fd_fdstat_get only reads the descriptor's status into a value
     // it returns; any fd number is allowed (a bad one gives EBADF).

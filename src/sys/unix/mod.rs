@@ -165,12 +165,10 @@ pub(crate) fn monotonic_now() -> core::time::Duration {
 /// Fails with a clear error unless `fd` names an open descriptor, so that
 /// registering a closed fd fails at once instead of hanging in the poll.
 pub(crate) fn check_fd(fd: libc::c_int) -> io::Result<()> {
+    // A negative number is never a descriptor: the same EBADF as a closed
+    // one, and as epoll and kqueue give (poll(2) itself would skip it).
     if fd < 0 {
-        return Err(io::error(
-            io::ErrorKind::InvalidInput,
-            "negative fd cannot be registered",
-            Some(i64::from(fd)),
-        ));
+        return Err(io::os_error(libc::EBADF));
     }
     // SAFETY: F_GETFD only reads the descriptor's flags; any int is allowed.
     cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
