@@ -15,7 +15,7 @@ pub use self::nostd::{Error, ErrorKind, Result};
 
 #[cfg(not(feature = "std"))]
 mod nostd {
-    use core::fmt;
+    use core::fmt::{self, Write as _};
 
     /// The kind of an [`Error`], a subset of `std::io::ErrorKind` with the
     /// same names.
@@ -104,17 +104,35 @@ mod nostd {
         }
     }
 
+    // Written with `write_str` only, no `write!`: a program that prints an
+    // error then needs none of `core::fmt`'s padding and integer code
+    // (about 3 KiB in a small no-std binary).
     impl fmt::Display for Error {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            let mut digits = [0; 20];
             match (self.code, self.value) {
-                (Some(code), _) => write!(f, "{:?} (os error {code})", self.kind),
-                (None, Some(value)) => write!(f, "{}: {value}", self.msg),
+                (Some(code), _) => {
+                    fmt::Debug::fmt(&self.kind, f)?;
+                    f.write_str(" (os error ")?;
+                    write_ascii(f, super::decimal(i64::from(code), &mut digits))?;
+                    f.write_str(")")
+                }
+                (None, Some(value)) => {
+                    f.write_str(self.msg)?;
+                    f.write_str(": ")?;
+                    write_ascii(f, super::decimal(value, &mut digits))
+                }
                 (None, None) => f.write_str(self.msg),
             }
         }
     }
 
     impl core::error::Error for Error {}
+
+    /// Writes ASCII bytes (the digits of a number) one `char` at a time.
+    fn write_ascii(f: &mut fmt::Formatter<'_>, ascii: &[u8]) -> fmt::Result {
+        ascii.iter().try_for_each(|&b| f.write_char(char::from(b)))
+    }
 }
 
 /// An error made by rouse itself: `msg` names what failed, `value` the
@@ -124,8 +142,31 @@ mod nostd {
 pub(crate) fn error(kind: ErrorKind, msg: &'static str, value: Option<i64>) -> Error {
     #[cfg(feature = "std")]
     {
+        // Built by hand rather than with `format!`, which would link the
+        // formatting machinery into every program for this one message.
         match value {
-            Some(v) => Error::new(kind, std::format!("{msg}: {v}")),
+            Some(v) => {
+                // "msg: value" in a buffer on the stack, then the same
+                // `Error::new(kind, &str)` as the message without a value
+                // (every rouse message fits; one that did not would lose
+                // its value, never its text).
+                let mut digits = [0; 20];
+                let mut text = [0u8; 160];
+                let mut len = 0;
+                let bytes = msg
+                    .bytes()
+                    .chain(*b": ")
+                    .chain(decimal(v, &mut digits).iter().copied());
+                for byte in bytes {
+                    let Some(slot) = text.get_mut(len) else {
+                        return Error::new(kind, msg);
+                    };
+                    *slot = byte;
+                    len += 1;
+                }
+                let text = text.get(..len).unwrap_or_default();
+                Error::new(kind, core::str::from_utf8(text).unwrap_or(msg))
+            }
             None => Error::new(kind, msg),
         }
     }
@@ -140,7 +181,9 @@ pub(crate) fn error(kind: ErrorKind, msg: &'static str, value: Option<i64>) -> E
 
 /// The error for the OS error code `code`.
 #[cold]
-#[cfg_attr(target_os = "none", allow(dead_code))] // no OS, no OS errors
+// Unused on bare metal (no OS), and with std on the Unix backends, whose
+// errno errors are std's own (`last_os_error`).
+#[cfg_attr(any(target_os = "none", feature = "std"), allow(dead_code))]
 pub(crate) fn os_error(code: i32) -> Error {
     Error::from_raw_os_error(code)
 }
@@ -153,4 +196,63 @@ pub(crate) fn reserved_token() -> Error {
         "token is reserved by rouse (Token::RESERVED, usize::MAX)",
         None,
     )
+}
+
+/// `value` in decimal ASCII digits (with a `-` if negative), written into
+/// the end of `buf` (20 bytes hold `i64::MIN`). Error messages use it
+/// instead of `core::fmt`'s integer formatting, which is much larger.
+fn decimal(value: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = value.unsigned_abs();
+    let mut start = buf.len();
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        start -= 1;
+        if n == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        if let Some(slot) = start.checked_sub(1).and_then(|i| buf.get_mut(i)) {
+            *slot = b'-';
+            start -= 1;
+        }
+    }
+    buf.get(start..).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_matches_display() {
+        for v in [0, 7, -7, 10, 64, -100, 1 << 40, i64::MAX, i64::MIN] {
+            let mut buf = [0; 20];
+            assert_eq!(decimal(v, &mut buf), std::format!("{v}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn messages_name_the_value() {
+        let e = super::error(
+            super::ErrorKind::StorageFull,
+            "registry full: capacity",
+            Some(64),
+        );
+        assert_eq!(e.kind(), super::ErrorKind::StorageFull);
+        assert_eq!(std::format!("{e}"), "registry full: capacity: 64");
+        let e = super::error(super::ErrorKind::NotFound, "fd is not registered", Some(-1));
+        assert_eq!(std::format!("{e}"), "fd is not registered: -1");
+        let e = super::os_error(9);
+        assert!(std::format!("{e}").contains("os error 9"), "{e}");
+    }
+
+    #[test]
+    fn a_message_too_long_for_its_value_keeps_its_text() {
+        let long = "x".repeat(150).leak();
+        let e = super::error(super::ErrorKind::Other, long, Some(i64::MIN));
+        let text = std::format!("{e}");
+        assert!(text.starts_with(&*long), "{text}");
+    }
 }

@@ -228,11 +228,20 @@ fn to_socket_addr(
             let port = u16::from_be(sin6.sin6_port);
             Ok(SocketAddrV6::new(ip, port, sin6.sin6_flowinfo, sin6.sin6_scope_id).into())
         }
-        family => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("accepted a socket of unexpected address family {family} (length {len})"),
-        )),
+        family => Err(unexpected_family(family)),
     }
+}
+
+/// The error for an address the OS wrote with a family (or length) rouse
+/// does not read. Out of line, and without `format!`: `accept` inlines into
+/// its caller, and this never happens with the sockets rouse makes.
+#[cold]
+fn unexpected_family(family: libc::c_int) -> io::Error {
+    crate::io::error(
+        io::ErrorKind::InvalidInput,
+        "accepted a socket of unexpected address family (or length)",
+        Some(i64::from(family)),
+    )
 }
 
 /// Starts connecting `fd` to `addr` without waiting: `Ok` when the

@@ -22,22 +22,23 @@ pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
 /// The error for the current `errno`.
 #[cold]
 pub(crate) fn last_error() -> io::Error {
-    io::os_error(errno())
-}
-
-fn errno() -> i32 {
+    // With std, std's own constructor: reading the code back out of it and
+    // building a second error would be the same error, in more code.
     #[cfg(feature = "std")]
     {
         std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
     }
     #[cfg(not(feature = "std"))]
     {
-        // SAFETY: the errno location is valid for the calling thread for its
-        // whole life; reading it has no side effect.
-        unsafe { *errno_location() }
+        io::os_error(errno())
     }
+}
+
+#[cfg(not(feature = "std"))]
+fn errno() -> i32 {
+    // SAFETY: the errno location is valid for the calling thread for its
+    // whole life; reading it has no side effect.
+    unsafe { *errno_location() }
 }
 
 #[cfg(not(feature = "std"))]
