@@ -20,8 +20,9 @@
 //! rouse makes edge-triggered by not watching a reported direction again
 //! until it is re-armed, forgetting that would stall the connection.
 //!
-//! Targets: every Unix (`accept4` where it exists, `accept` and `fcntl`
-//! on Apple's systems, which lack it).
+//! Targets: every Unix (`accept4` and `SOCK_NONBLOCK | SOCK_CLOEXEC`
+//! where they exist; `accept` and `fcntl` on Apple's systems, which lack
+//! them).
 //! Other targets (WASI, Windows) build a `main` that says so and exits: the
 //! example is libc sockets on Unix.
 #![cfg_attr(unix, no_std)]

@@ -69,7 +69,9 @@ pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> l
         Some(text) => match Addr::parse(text) {
             Some(addr) => addr,
             None => {
-                eprint(format_args!("usage: nostd_echo [a.b.c.d:port]\n"));
+                Line::new()
+                    .str("usage: nostd_echo [a.b.c.d:port]\n")
+                    .write_to(2);
                 return 2;
             }
         },
@@ -77,7 +79,7 @@ pub extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> l
     match serve(addr) {
         Ok(()) => 0,
         Err(e) => {
-            eprint(format_args!("nostd_echo: {e}\n"));
+            report("nostd_echo", &e);
             1
         }
     }
@@ -90,9 +92,12 @@ fn serve(addr: Addr) -> io::Result<()> {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 
     let listener = listen(addr)?;
-    let mut line = Line::new();
-    let _ = writeln!(line, "listening on {}", local_addr(listener)?);
-    line.write_to(1);
+    let addr = local_addr(listener)?;
+    Line::new()
+        .str("listening on ")
+        .addr(addr)
+        .str("\n")
+        .write_to(1);
 
     let mut poll = Poll::with_selector(Backend::new()?);
     let mut events = Events::<Backend, 64>::new();
@@ -149,22 +154,23 @@ fn accept_all(
                 libc::EINTR | libc::ECONNABORTED => continue,
                 e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return,
                 e => {
-                    eprint(format_args!("accept: {}\n", os_error(e)));
+                    report("accept", &os_error(e));
                     return;
                 }
             }
         }
         let Some(i) = conns.iter().position(Option::is_none) else {
-            eprint(format_args!(
-                "{MAX_CONNS} connections already; closing a new one\n"
-            ));
+            Line::new()
+                .num(MAX_CONNS as u32)
+                .str(" connections already; closing a new one\n")
+                .write_to(2);
             close(fd);
             continue;
         };
         // Registering arms READABLE, so bytes the client has sent already
         // are reported by the next poll.
         if let Err(e) = registry.register(&mut SourceFd(&fd), Token(i), Interest::READABLE) {
-            eprint(format_args!("register: {e}\n"));
+            report("register", &e);
             close(fd);
             continue;
         }
@@ -260,6 +266,7 @@ fn accept(listener: libc::c_int) -> libc::c_int {
 }
 
 /// Makes `fd` nonblocking and close-on-exec.
+#[cfg(target_vendor = "apple")]
 fn set_nonblocking_cloexec(fd: libc::c_int) -> io::Result<()> {
     // SAFETY: F_GETFL only reads the flags of the open fd `fd`.
     let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
@@ -272,8 +279,7 @@ fn set_nonblocking_cloexec(fd: libc::c_int) -> io::Result<()> {
 
 /// A nonblocking TCP socket listening on `addr`.
 fn listen(addr: Addr) -> io::Result<libc::c_int> {
-    // SAFETY: plain socket creation.
-    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) })?;
+    let fd = new_socket()?;
     match bind_and_listen(fd, addr) {
         Ok(()) => Ok(fd),
         Err(e) => {
@@ -283,8 +289,28 @@ fn listen(addr: Addr) -> io::Result<libc::c_int> {
     }
 }
 
+/// A new TCP socket, nonblocking and close-on-exec (both set atomically).
+#[cfg(not(target_vendor = "apple"))]
+fn new_socket() -> io::Result<libc::c_int> {
+    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: plain socket creation.
+    cvt(unsafe { libc::socket(libc::AF_INET, ty, 0) })
+}
+
+/// A new TCP socket, nonblocking and close-on-exec. (Apple's `socket`
+/// takes no flags: they are set after.)
+#[cfg(target_vendor = "apple")]
+fn new_socket() -> io::Result<libc::c_int> {
+    // SAFETY: plain socket creation.
+    let fd = cvt(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) })?;
+    if let Err(e) = set_nonblocking_cloexec(fd) {
+        close(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
 fn bind_and_listen(fd: libc::c_int, addr: Addr) -> io::Result<()> {
-    set_nonblocking_cloexec(fd)?;
     let one: libc::c_int = 1;
     // SAFETY: `one` is a c_int as SO_REUSEADDR expects, passed with its size.
     cvt(unsafe {
@@ -383,11 +409,14 @@ fn parse_decimal(digits: &[u8]) -> Option<u32> {
     })
 }
 
-impl fmt::Display for Addr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d] = self.ip;
-        write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
-    }
+/// Prints `what: ERROR` to standard error.
+fn report(what: &str, e: &io::Error) {
+    Line::new()
+        .str(what)
+        .str(": ")
+        .error(e)
+        .str("\n")
+        .write_to(2);
 }
 
 /// Command-line argument `i`, as bytes without the NUL.
@@ -400,7 +429,9 @@ fn arg(argc: libc::c_int, argv: *const *const libc::c_char, i: usize) -> Option<
     unsafe { Some(core::ffi::CStr::from_ptr(*argv.add(i)).to_bytes()) }
 }
 
-/// A line of text formatted into a fixed buffer (too long: cut short).
+/// A line of output built in a fixed buffer (too long: cut short), with
+/// no `core::fmt` except to print an `io::Error`: formatting numbers and
+/// padding through `core::fmt` would be most of this program's code.
 struct Line {
     buf: [u8; 128],
     len: usize,
@@ -414,6 +445,53 @@ impl Line {
         }
     }
 
+    /// Appends `s`, or as much of it as fits.
+    fn str(&mut self, s: &str) -> &mut Line {
+        self.bytes(s.as_bytes())
+    }
+
+    // One copy of this, not one per call site.
+    #[inline(never)]
+    fn bytes(&mut self, bytes: &[u8]) -> &mut Line {
+        let free = &mut self.buf[self.len..];
+        let n = bytes.len().min(free.len());
+        free[..n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+        self
+    }
+
+    /// Appends `n` in decimal.
+    fn num(&mut self, mut n: u32) -> &mut Line {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.bytes(&digits[i..])
+    }
+
+    /// Appends `a.b.c.d:port`.
+    fn addr(&mut self, addr: Addr) -> &mut Line {
+        for (i, byte) in addr.ip.into_iter().enumerate() {
+            if i > 0 {
+                self.str(".");
+            }
+            self.num(u32::from(byte));
+        }
+        self.str(":").num(u32::from(addr.port))
+    }
+
+    /// Appends the error's message (its `Display`).
+    fn error(&mut self, e: &io::Error) -> &mut Line {
+        let _ = write!(self, "{e}");
+        self
+    }
+
     /// Writes the line to `fd` in one `write`, so it arrives whole.
     fn write_to(&self, fd: libc::c_int) {
         // SAFETY: `buf[..len]` is initialized memory of `len` bytes.
@@ -423,18 +501,9 @@ impl Line {
 
 impl fmt::Write for Line {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        let n = s.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
-        self.len += n;
+        self.str(s);
         Ok(())
     }
-}
-
-/// Prints to standard error.
-fn eprint(args: fmt::Arguments<'_>) {
-    let mut line = Line::new();
-    let _ = line.write_fmt(args);
-    line.write_to(2);
 }
 
 fn os_error(code: i32) -> io::Error {
