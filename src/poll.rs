@@ -34,7 +34,7 @@ use crate::{io, Interest, Token};
 /// // Nothing is registered, so this times out with no events.
 /// poll.poll(&mut events, Some(Duration::from_millis(10)))?;
 /// assert!(events.is_empty());
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 ///
 /// [`DefaultSelector`]: crate::sys::DefaultSelector
@@ -71,7 +71,7 @@ impl<S: Selector> Poll<S> {
     ///
     /// let poll = Poll::with_selector(PollSelector::<64>::new()?);
     /// # drop(poll); }
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), rouse::io::Error>(())
     /// ```
     pub fn with_selector(selector: S) -> Poll<S> {
         Poll {
@@ -136,7 +136,7 @@ impl<S: Selector> Registry<S> {
     /// let mut listener = TcpListener::bind("127.0.0.1:0".parse().unwrap())?;
     /// poll.registry().register(&mut listener, Token(0), Interest::READABLE)?;
     /// # }
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), rouse::io::Error>(())
     /// ```
     pub fn register<T>(&self, source: &mut T, token: Token, interests: Interest) -> io::Result<()>
     where

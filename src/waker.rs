@@ -37,7 +37,7 @@ use crate::{io, Registry, Token};
 ///     }
 /// }
 /// handle.join().unwrap();
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct Waker<S: Selector = DefaultSelector> {
     inner: S::Waker,

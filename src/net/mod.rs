@@ -76,7 +76,7 @@
 //!     }
 //! }
 //! assert_eq!(&buf, b"ping");
-//! # Ok::<(), std::io::Error>(())
+//! # Ok::<(), rouse::io::Error>(())
 //! ```
 
 mod io_source;

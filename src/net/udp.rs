@@ -42,7 +42,7 @@ use crate::Interest;
 /// };
 /// assert_eq!(&buf[..n], b"hello");
 /// assert_eq!(from, sender.local_addr()?);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct UdpSocket {
     inner: IoSource<net::UdpSocket>,

@@ -88,7 +88,7 @@ impl Slot {
 /// let reactor: Reactor = Reactor::new()?;
 /// // Nothing registered: the turn times out and wakes no one.
 /// assert_eq!(reactor.turn(Some(Duration::from_millis(1)))?, 0);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct Reactor<S: Selector = DefaultSelector, const N: usize = DEFAULT_SLOTS> {
     poll: RefCell<Poll<S>>,

@@ -52,7 +52,7 @@ use crate::{io, Interest, Token};
 /// let mut events = Events::<AutoSelector<64>, 16>::new();
 /// poll.poll(&mut events, Some(std::time::Duration::ZERO))?;
 /// println!("epoll: {}", poll.registry().selector().is_epoll());
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct AutoSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
     inner: Inner<N>,

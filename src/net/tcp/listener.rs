@@ -33,7 +33,7 @@ use crate::Interest;
 /// poll.poll(&mut events, Some(Duration::from_millis(10)))?;
 /// assert!(events.is_empty());
 /// assert_eq!(listener.accept().unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct TcpListener {
     inner: IoSource<net::TcpListener>,

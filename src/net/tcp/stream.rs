@@ -39,7 +39,7 @@ use crate::Interest;
 /// }
 /// assert!(stream.take_error()?.is_none());
 /// assert_eq!(stream.peer_addr()?, listener.local_addr()?);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct TcpStream {
     inner: IoSource<net::TcpStream>,

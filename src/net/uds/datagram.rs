@@ -31,7 +31,7 @@ use crate::Interest;
 /// let mut buf = [0; 8];
 /// assert_eq!(b.recv(&mut buf)?, 3);
 /// assert_eq!(&buf[..3], b"one");
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct UnixDatagram {
     inner: IoSource<net::UnixDatagram>,

@@ -42,7 +42,7 @@ use crate::Interest;
 /// };
 /// assert!(stream.peer_addr()?.is_unnamed());
 /// std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct UnixListener {
     inner: IoSource<net::UnixListener>,

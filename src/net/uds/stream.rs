@@ -33,7 +33,7 @@ use crate::Interest;
 /// assert_eq!(b.read(&mut buf)?, 2);
 /// // Drained: the next read would block, and re-arms `b`.
 /// assert_eq!(b.read(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 pub struct UnixStream {
     inner: IoSource<net::UnixStream>,

@@ -28,7 +28,7 @@ use crate::{io, Interest, Registry, Token};
 /// poll.registry()
 ///     .register(&mut SourceFd(&listener.as_raw_fd()), Token(0), Interest::READABLE)?;
 /// # }
-/// # Ok::<(), std::io::Error>(())
+/// # Ok::<(), rouse::io::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct SourceFd<'a>(pub &'a libc::c_int);
