@@ -201,3 +201,71 @@ fn dropping_a_poll_with_polls_in_flight_takes_them_back() {
     (&*b).write_all(b"z").unwrap();
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
 }
+
+#[test]
+fn a_slot_freed_by_deregister_is_reusable_before_the_next_poll() {
+    let mut poll = new_poll::<IocpSelector<2>>();
+    let mut events = new_events::<IocpSelector<2>>();
+    let pairs: Vec<_> = (0..4).map(|_| loopback_pair()).collect();
+    let raw = |k: usize| pairs[k].0.as_raw_socket();
+    let s = poll.registry().selector();
+    s.register(raw(0), Token(0), Interest::READABLE).unwrap();
+    s.register(raw(1), Token(1), Interest::READABLE).unwrap();
+    // Both slots free at once; both polls stay with the kernel until a
+    // poll dequeues their cancellations, so the new registrations wait for
+    // their blocks.
+    s.deregister(raw(0)).unwrap();
+    s.deregister(raw(1)).unwrap();
+    s.register(raw(2), Token(2), Interest::READABLE).unwrap();
+    s.register(raw(3), Token(3), Interest::READABLE).unwrap();
+    assert_eq!(
+        s.register(raw(1), Token(9), Interest::READABLE)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::StorageFull
+    );
+    // A waiting registration can be deregistered, and its slot reused (by
+    // the socket deregistered above, under a new token).
+    s.deregister(raw(3)).unwrap();
+    s.register(raw(0), Token(4), Interest::READABLE).unwrap();
+    (&pairs[2].1).write_all(b"a").unwrap();
+    (&pairs[0].1).write_all(b"b").unwrap();
+    (&pairs[1].1).write_all(b"c").unwrap();
+    (&pairs[3].1).write_all(b"d").unwrap();
+    let seen = collect_events(&mut poll, &mut events, Duration::from_millis(300));
+    let tokens: Vec<_> = seen.iter().map(|e| e.token()).collect();
+    assert!(tokens.contains(&Token(2)), "{seen:?}");
+    assert!(tokens.contains(&Token(4)), "{seen:?}");
+    // Ended registrations are never reported.
+    assert!(
+        tokens.iter().all(|t| *t == Token(2) || *t == Token(4)),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_waiting_registration_gets_its_poll_while_another_thread_polls() {
+    let mut poll = new_poll::<IocpSelector<1>>();
+    let mut events = new_events::<IocpSelector<1>>();
+    let (a, _b) = loopback_pair();
+    let (c, d) = loopback_pair();
+    let registry = poll.registry().try_clone().unwrap();
+    registry
+        .selector()
+        .register(a.as_raw_socket(), Token(1), Interest::READABLE)
+        .unwrap();
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(50));
+            // The table's one block is held by the cancelled poll until the
+            // polling thread dequeues it: `c` waits for it.
+            registry.selector().deregister(a.as_raw_socket()).unwrap();
+            registry
+                .selector()
+                .register(c.as_raw_socket(), Token(2), Interest::READABLE)
+                .unwrap();
+            (&d).write_all(b"x").unwrap();
+        });
+        expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
+    });
+}

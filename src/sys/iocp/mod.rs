@@ -8,11 +8,12 @@
 //!
 //! Registrations live in a table of `N` slots fixed at creation. A slot
 //! holds the socket, its base handle (`SIO_BASE_HANDLE`), token, interests
-//! and what is armed; beside it, in a separate array, the `AFD_POLL_INFO`
-//! and `IO_STATUS_BLOCK` the kernel writes while a poll is pending. Those
-//! must stay at one address for as long as the kernel holds them, so both
-//! arrays are allocated once, by `new`, inside the shared (`Arc`) state, and
-//! never move or grow; no socket ever allocates. This is why the backend
+//! and what is armed. Beside the slots are `N` I/O blocks, the
+//! `AFD_POLL_INFO` and `IO_STATUS_BLOCK` the kernel writes while a poll is
+//! pending, each lent to one slot's poll at a time. Those must stay at one
+//! address for as long as the kernel holds them, so both arrays are
+//! allocated once, by `new`, inside the shared (`Arc`) state, and never
+//! move or grow; no socket ever allocates. This is why the backend
 //! needs `std`: without an allocator the state would live inline in a
 //! `Poll` that can move while the kernel writes into it.
 //!
@@ -25,9 +26,14 @@
 //! cancellation completes. AFD checks the socket's state when a poll is
 //! submitted, so nothing that happened while disarmed is lost.
 //!
-//! `deregister` cancels the poll in flight (`NtCancelIoFileEx`); the slot is
-//! reused only after its cancellation has been dequeued, and its token is
-//! never reported again. The `Waker` posts a packet to the port.
+//! `deregister` cancels the poll in flight (`NtCancelIoFileEx`) and frees
+//! the slot at once; the poll's block stays with the kernel, orphaned, until
+//! `select` dequeues the cancellation, and its token is never reported
+//! again. Slots and blocks are separate so that a full table has room again
+//! as soon as a socket is deregistered, as on every other backend: a
+//! registration that finds every block still held by orphaned polls waits
+//! (without a poll, which only `select` could report anyway) and gets the
+//! first block `select` takes back. The `Waker` posts a packet to the port.
 //!
 //! This module must never block except in `select` (and in drop, which
 //! waits for the kernel to give back the poll blocks), and never allocate
@@ -114,7 +120,7 @@ impl Drop for Handle {
     }
 }
 
-/// The blocks the kernel reads and writes while slot `i`'s poll is pending.
+/// The blocks the kernel reads and writes while a poll is pending.
 #[repr(C)]
 struct IoBlock {
     iosb: UnsafeCell<IO_STATUS_BLOCK>,
@@ -148,10 +154,16 @@ enum Life {
     Free,
     /// Registered.
     Live,
-    /// Deregistered (or its socket closed) while a poll was in flight: free
-    /// once that poll's completion is dequeued.
-    Closing,
 }
+
+/// `Slot::block` of a slot without a poll in flight.
+const NO_BLOCK: u32 = u32::MAX;
+/// `Inner::owners[b]` of a block no poll uses: free for the next one.
+const BLOCK_FREE: u32 = u32::MAX;
+/// `Inner::owners[b]` of a block whose poll outlived its registration
+/// (deregistered, or its socket closed and the value registered again):
+/// free once that poll's completion is dequeued, which reports nothing.
+const BLOCK_ORPHANED: u32 = u32::MAX - 1;
 
 /// One registration, guarded by the lock.
 #[derive(Copy, Clone, Debug)]
@@ -166,6 +178,9 @@ struct Slot {
     armed: u32,
     /// The mask of the poll in flight; 0 when none is.
     pending: u32,
+    /// The block of the poll in flight, `NO_BLOCK` when none is. A live
+    /// slot without one is waiting for a block (see `Inner::waiting`).
+    block: u32,
     /// The poll in flight has been asked to cancel.
     cancelling: bool,
     /// Directions that met `WouldBlock` while the poll in flight covered
@@ -185,12 +200,19 @@ const FREE: Slot = Slot {
     gen: 0,
     armed: 0,
     pending: 0,
+    block: NO_BLOCK,
     cancelling: false,
     recheck: 0,
 };
 
 struct Inner {
     slots: Box<[Slot]>,
+    /// `owners[b]`: the slot whose poll is in flight on `io[b]`, or
+    /// `BLOCK_FREE`, or `BLOCK_ORPHANED`.
+    owners: Box<[u32]>,
+    /// Live slots without a poll because every block was taken when they
+    /// needed one; `select` submits their polls as blocks come back.
+    waiting: usize,
     next_gen: u32,
     waker: Option<Arc<WakeShared>>,
 }
@@ -198,9 +220,9 @@ struct Inner {
 struct State<const N: usize> {
     port: Arc<Handle>,
     afd: Handle,
-    /// `io[i]` belongs to `inner.slots[i]`; written by Rust only under the
-    /// lock while slot `i` has no poll in flight, read after its completion
-    /// has been dequeued.
+    /// `io[b]` is lent to the slot `inner.owners[b]` names; written by Rust
+    /// only under the lock while no poll is in flight on it, read after its
+    /// completion has been dequeued.
     io: Box<[IoBlock]>,
     inner: Lock<Inner>,
 }
@@ -220,8 +242,8 @@ unsafe impl<const N: usize> Send for State<N> {}
 /// naming AFD if the socket driver cannot be opened. At most one
 /// [`Waker`](crate::Waker) per selector.
 ///
-/// A deregistered socket's slot is reused once the next `select` has
-/// dequeued the cancellation of its poll.
+/// A deregistered socket's slot is free at once; its poll's block is reused
+/// once a `select` has dequeued the cancellation.
 pub struct IocpSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
     state: Arc<State<N>>,
 }
@@ -337,10 +359,10 @@ fn base_socket(raw: RawSocket) -> io::Result<usize> {
 
 impl<const N: usize> State<N> {
     fn new(device: &[u16]) -> io::Result<Self> {
-        if N == 0 || N > u32::MAX as usize {
+        if N == 0 || N >= BLOCK_ORPHANED as usize {
             return Err(io::error(
                 io::ErrorKind::InvalidInput,
-                "IocpSelector capacity must be between 1 and u32::MAX",
+                "IocpSelector capacity must be between 1 and u32::MAX - 2",
                 None,
             ));
         }
@@ -364,21 +386,25 @@ impl<const N: usize> State<N> {
             io: io.into_boxed_slice(),
             inner: Lock::new(Inner {
                 slots: slots.into_boxed_slice(),
+                owners: (0..N).map(|_| BLOCK_FREE).collect(),
+                waiting: 0,
                 next_gen: 0,
                 waker: None,
             }),
         })
     }
 
-    /// Submits a poll for slot `i`, which has none in flight.
-    fn submit(&self, slot: &mut Slot, i: usize) -> io::Result<()> {
+    /// Submits a poll for `slot`, which has none in flight, on block `b`,
+    /// which is free or already the slot's (the caller records the owner).
+    fn submit(&self, slot: &mut Slot, b: usize) -> io::Result<()> {
         let mask = poll_mask(slot.armed);
-        let block = &self.io[i];
+        let block = &self.io[b];
         let iosb = block.iosb.get();
         let info = block.info.get();
-        // SAFETY: slot `i` has no poll in flight (checked by every caller
-        // under the lock, which is held), so the kernel holds no pointer to
-        // this block and these writes race with nothing.
+        // SAFETY: block `b` has no poll in flight (every caller holds the
+        // lock and takes `b` free or from a completion it has dequeued), so
+        // the kernel holds no pointer to it and these writes race with
+        // nothing.
         unsafe {
             *info = AFD_POLL_INFO {
                 Timeout: i64::MAX,
@@ -417,16 +443,18 @@ impl<const N: usize> State<N> {
         }
         // Pending or done at once: either way a completion is queued.
         slot.pending = mask;
+        slot.block = b as u32;
         slot.cancelling = false;
         slot.recheck = 0;
         Ok(())
     }
 
-    /// Whether slot `i`'s poll in flight has completed (not yet dequeued)
-    /// reporting that its socket was closed. Like `HasOverlappedIoCompleted`,
-    /// reads the status the kernel writes last, then the events.
-    fn closed_locally(&self, i: usize) -> bool {
-        let block = &self.io[i];
+    /// Whether the poll in flight on block `b` has completed (not yet
+    /// dequeued) reporting that its socket was closed. Like
+    /// `HasOverlappedIoCompleted`, reads the status the kernel writes last,
+    /// then the events.
+    fn closed_locally(&self, b: usize) -> bool {
+        let block = &self.io[b];
         // SAFETY: the pointers are valid (see `submit`); volatile reads of
         // plain integers, as `HasOverlappedIoCompleted` does: the status
         // leaves STATUS_PENDING only once the kernel has written the
@@ -444,11 +472,12 @@ impl<const N: usize> State<N> {
         }
     }
 
-    /// Asks the kernel to cancel slot `i`'s poll in flight.
-    fn cancel(&self, slot: &mut Slot, i: usize) {
+    /// Asks the kernel to cancel `slot`'s poll in flight.
+    fn cancel(&self, slot: &mut Slot) {
         if slot.pending == 0 || slot.cancelling {
             return;
         }
+        let b = slot.block as usize;
         let mut cancel_iosb = IO_STATUS_BLOCK {
             Status: 0,
             Information: 0,
@@ -458,22 +487,73 @@ impl<const N: usize> State<N> {
         // the request (it completed already) is fine: its completion is
         // queued either way.
         let status =
-            unsafe { NtCancelIoFileEx(self.afd.0, self.io[i].iosb.get(), &mut cancel_iosb) };
+            unsafe { NtCancelIoFileEx(self.afd.0, self.io[b].iosb.get(), &mut cancel_iosb) };
         let _ = status == STATUS_SUCCESS || status == STATUS_NOT_FOUND;
         slot.cancelling = true;
     }
 
-    /// Makes the poll in flight for slot `i` cover what it has armed.
-    fn update(&self, slot: &mut Slot, i: usize) -> io::Result<()> {
+    /// Makes the poll in flight for `slot` cover what it has armed. A slot
+    /// waiting for a block has none: its poll will ask for `armed` as it is
+    /// when submitted.
+    fn update(&self, slot: &mut Slot) {
         let want = poll_mask(slot.armed);
-        if slot.pending == 0 {
-            self.submit(slot, i)
-        } else {
-            if want & !slot.pending != 0 {
-                // `select` resubmits when the cancellation comes back.
-                self.cancel(slot, i);
+        if slot.pending != 0 && want & !slot.pending != 0 {
+            // `select` resubmits when the cancellation comes back.
+            self.cancel(slot);
+        }
+    }
+
+    /// Ends slot `i`'s registration: cancels its poll in flight, whose
+    /// block stays orphaned until the completion is dequeued, and frees
+    /// the slot at once.
+    fn release(&self, inner: &mut Inner, i: usize) {
+        let slot = &mut inner.slots[i];
+        if slot.pending != 0 {
+            self.cancel(slot);
+            inner.owners[slot.block as usize] = BLOCK_ORPHANED;
+        } else if slot.life == Life::Live {
+            inner.waiting -= 1;
+        }
+        *slot = FREE;
+    }
+
+    /// Gives blocks that came back to slots waiting for one and submits
+    /// their polls. A slot whose poll cannot be submitted (its socket is
+    /// gone) gets an error event in `events[*out..]` and is freed; if
+    /// there is no room for the event it keeps waiting, for the next
+    /// `select`.
+    fn start_waiting(
+        &self,
+        inner: &mut Inner,
+        events: &mut [Event<IocpSelector<N>>],
+        out: &mut usize,
+    ) {
+        let mut from = 0;
+        while inner.waiting > 0 {
+            let Some(b) = inner.owners.iter().position(|&o| o == BLOCK_FREE) else {
+                return;
+            };
+            let Some(i) = inner.slots[from..]
+                .iter()
+                .position(|s| s.life == Life::Live && s.pending == 0)
+                .map(|k| from + k)
+            else {
+                return;
+            };
+            from = i + 1;
+            let slot = &mut inner.slots[i];
+            if self.submit(slot, b).is_ok() {
+                inner.owners[b] = i as u32;
+                inner.waiting -= 1;
+            } else if *out < events.len() {
+                events[*out] = Event::from_raw(IocpEvent::new(
+                    slot.token.0,
+                    ERROR | READ_CLOSED | WRITE_CLOSED,
+                ));
+                *out += 1;
+                *slot = FREE;
+                inner.waiting -= 1;
             }
-            Ok(())
         }
     }
 
@@ -494,9 +574,10 @@ impl<const N: usize> State<N> {
             // Windows reuses socket values at once: if the registered
             // socket was closed without being deregistered and its poll has
             // completed with a local close that `select` has not dequeued
-            // yet, `raw` is a new socket and the old slot is on its way out.
-            if self.closed_locally(old) {
-                inner.slots[old].life = Life::Closing;
+            // yet, `raw` is a new socket and the old registration is over.
+            let slot = &inner.slots[old];
+            if slot.pending != 0 && self.closed_locally(slot.block as usize) {
+                self.release(inner, old);
             } else {
                 return Err(io::error(
                     io::ErrorKind::AlreadyExists,
@@ -508,7 +589,7 @@ impl<const N: usize> State<N> {
         let Some(i) = inner.slots.iter().position(|s| s.life == Life::Free) else {
             return Err(io::error(
                 io::ErrorKind::StorageFull,
-                "registry full (slots of deregistered sockets are freed by the next poll): capacity",
+                "registry full: capacity",
                 i64::try_from(N).ok(),
             ));
         };
@@ -522,10 +603,20 @@ impl<const N: usize> State<N> {
             gen,
             armed: afd_bits(interests),
             pending: 0,
+            block: NO_BLOCK,
             cancelling: false,
             recheck: 0,
         };
-        self.submit(&mut slot, i)?;
+        // Every block may be held by orphaned polls (sockets deregistered
+        // since the last `select`): then the slot waits for the first one
+        // `select` takes back.
+        match inner.owners.iter().position(|&o| o == BLOCK_FREE) {
+            Some(b) => {
+                self.submit(&mut slot, b)?;
+                inner.owners[b] = i as u32;
+            }
+            None => inner.waiting += 1,
+        }
         inner.slots[i] = slot;
         inner.next_gen = gen.wrapping_add(1);
         Ok((gen, i))
@@ -558,43 +649,44 @@ impl<const N: usize> State<N> {
         slot.interests = interests;
         slot.armed = afd_bits(interests);
         let gen = slot.gen;
-        self.update(slot, i)?;
+        self.update(slot);
         Ok((gen, i))
     }
 
     fn deregister(&self, raw: RawSocket) -> io::Result<()> {
         let mut guard = self.inner.lock();
         let i = Self::find(&guard, raw)?;
-        let slot = &mut guard.slots[i];
-        if slot.pending == 0 {
-            *slot = FREE;
-        } else {
-            self.cancel(slot, i);
-            slot.life = Life::Closing;
-        }
+        self.release(&mut guard, i);
         Ok(())
     }
 
-    /// Handles the completion of slot `i`'s poll; returns the event to
-    /// report, if any.
-    fn complete(&self, inner: &mut Inner, i: usize) -> Option<IocpEvent> {
-        let slot = &mut inner.slots[i];
-        if slot.pending == 0 {
+    /// Handles the completion of the poll on block `b`; returns the event
+    /// to report, if any.
+    fn complete(&self, inner: &mut Inner, b: usize) -> Option<IocpEvent> {
+        let owner = inner.owners[b];
+        if owner == BLOCK_ORPHANED {
+            inner.owners[b] = BLOCK_FREE;
+            return None;
+        }
+        let Some(slot) = inner.slots.get_mut(owner as usize) else {
+            // BLOCK_FREE: no poll was in flight (cannot happen).
+            return None;
+        };
+        if slot.pending == 0 || slot.block as usize != b {
             return None;
         }
         let submitted = slot.pending;
         slot.pending = 0;
+        slot.block = NO_BLOCK;
         slot.cancelling = false;
-        if slot.life != Life::Live {
-            *slot = FREE;
-            return None;
-        }
+        // The block goes back to the pool unless the slot resubmits on it.
+        inner.owners[b] = BLOCK_FREE;
         // SAFETY: the completion for this block has been dequeued, so the
         // kernel is done with it; the lock is held.
         let (status, info) = unsafe {
             (
-                (*self.io[i].iosb.get()).Status as NTSTATUS,
-                *self.io[i].info.get(),
+                (*self.io[b].iosb.get()).Status as NTSTATUS,
+                *self.io[b].info.get(),
             )
         };
         let recheck = slot.recheck;
@@ -638,7 +730,9 @@ impl<const N: usize> State<N> {
         } else {
             None
         };
-        if self.submit(slot, i).is_err() {
+        if self.submit(slot, b).is_ok() {
+            inner.owners[b] = owner;
+        } else {
             // The socket is unusable (closed under us, most likely): report
             // an error once if nothing else is, and stop watching it.
             let token = slot.token.0;
@@ -708,17 +802,20 @@ impl<const N: usize> State<N> {
                         }
                         AFD_KEY => {
                             let offset = (entry.lpOverlapped as usize).wrapping_sub(io_base);
-                            let i = offset / size_of::<IoBlock>();
-                            if !offset.is_multiple_of(size_of::<IoBlock>()) || i >= N {
+                            let b = offset / size_of::<IoBlock>();
+                            if !offset.is_multiple_of(size_of::<IoBlock>()) || b >= N {
                                 continue;
                             }
-                            if let Some(ev) = self.complete(inner, i) {
+                            if let Some(ev) = self.complete(inner, b) {
                                 events[out] = Event::from_raw(ev);
                                 out += 1;
                             }
                         }
                         _ => {}
                     }
+                }
+                if inner.waiting > 0 {
+                    self.start_waiting(inner, &mut events[..max], &mut out);
                 }
             }
             if out > 0 {
@@ -747,12 +844,12 @@ impl<const N: usize> Drop for State<N> {
         let mut in_flight = 0usize;
         {
             let mut guard = self.inner.lock();
-            for i in 0..guard.slots.len() {
-                let slot = &mut guard.slots[i];
-                if slot.pending != 0 {
-                    in_flight += 1;
-                    self.cancel(slot, i);
-                }
+            let inner = &mut *guard;
+            // Orphaned polls were cancelled when they were orphaned (or
+            // had completed already); they come back like the others.
+            in_flight += inner.owners.iter().filter(|&&o| o != BLOCK_FREE).count();
+            for slot in inner.slots.iter_mut() {
+                self.cancel(slot);
             }
         }
         let mut entries = [EMPTY_ENTRY; BATCH];
@@ -961,7 +1058,7 @@ impl<const N: usize> Rearm for State<N> {
             return;
         }
         slot.armed |= add;
-        let _ = self.update(slot, hint);
+        self.update(slot);
     }
 }
 
