@@ -1,7 +1,8 @@
 //! The async readiness layer: independent read/write streams, the
 //! clear/arrive race, waker replacement, wake-with-error on deregister and
-//! shutdown, a full reactor — on every backend.
-#![cfg(all(unix, feature = "async", feature = "net"))]
+//! shutdown, a full reactor — on every backend (on Windows over TCP loopback
+//! pairs, see `common::net_stream_pair`).
+#![cfg(all(any(unix, windows), feature = "async", feature = "net"))]
 mod common;
 use common::*;
 
@@ -12,7 +13,6 @@ use std::task::{Context, Poll as TaskPoll, Wake, Waker};
 use std::time::Instant;
 
 use rouse::io::ErrorKind;
-use rouse::net::UnixStream;
 use rouse::registration::{Reactor, Registration};
 use rouse::Interest;
 
@@ -50,7 +50,7 @@ fn reactor<S: Backend>() -> Reactor<S, 8> {
     Reactor::with_poll(new_poll::<S>())
 }
 
-fn drain(s: &UnixStream) {
+fn drain(s: &NetStream) {
     let mut buf = [0u8; 256];
     loop {
         match (&*s).read(&mut buf) {
@@ -64,7 +64,7 @@ fn drain(s: &UnixStream) {
 
 fn read_and_write_streams_are_independent<S: Backend>() {
     let reactor = reactor::<S>();
-    let (mut a, b) = UnixStream::pair().unwrap();
+    let (mut a, b) = net_stream_pair();
     let reg = Registration::new(&reactor, &mut a, Interest::READABLE | Interest::WRITABLE).unwrap();
     let (rw, rc) = counting();
     let (ww, wc) = counting();
@@ -100,7 +100,7 @@ fn read_and_write_streams_are_independent<S: Backend>() {
 
 fn clear_does_not_lose_an_event_that_arrived_in_between<S: Backend>() {
     let reactor = reactor::<S>();
-    let (mut a, b) = UnixStream::pair().unwrap();
+    let (mut a, b) = net_stream_pair();
     let reg = Registration::new(&reactor, &mut a, Interest::READABLE).unwrap();
     let (w, c) = counting();
     let mut cx = Context::from_waker(&w);
@@ -150,7 +150,7 @@ fn clear_does_not_lose_an_event_that_arrived_in_between<S: Backend>() {
 
 fn a_new_task_replaces_the_waker<S: Backend>() {
     let reactor = reactor::<S>();
-    let (mut a, b) = UnixStream::pair().unwrap();
+    let (mut a, b) = net_stream_pair();
     let reg = Registration::new(&reactor, &mut a, Interest::READABLE).unwrap();
     let (first, fc) = counting();
     let (second, sc) = counting();
@@ -169,7 +169,7 @@ fn a_new_task_replaces_the_waker<S: Backend>() {
 
 fn deregister_wakes_waiters_with_an_error<S: Backend>() {
     let reactor = reactor::<S>();
-    let (mut a, _b) = UnixStream::pair().unwrap();
+    let (mut a, _b) = net_stream_pair();
     let reg = Registration::new(&reactor, &mut a, Interest::READABLE).unwrap();
     let (rw, rc) = counting();
     let (ww, wc) = counting();
@@ -198,7 +198,7 @@ fn deregister_wakes_waiters_with_an_error<S: Backend>() {
 
 fn shutdown_wakes_waiters_with_an_error<S: Backend>() {
     let reactor = reactor::<S>();
-    let (mut a, _b) = UnixStream::pair().unwrap();
+    let (mut a, _b) = net_stream_pair();
     let reg = Registration::new(&reactor, &mut a, Interest::READABLE).unwrap();
     let (w, c) = counting();
     assert!(reg
@@ -211,15 +211,15 @@ fn shutdown_wakes_waiters_with_an_error<S: Backend>() {
         TaskPoll::Ready(Err(_))
     ));
     assert!(reactor.turn(Some(SHORT)).is_err());
-    let (mut x, _y) = UnixStream::pair().unwrap();
+    let (mut x, _y) = net_stream_pair();
     assert!(Registration::new(&reactor, &mut x, Interest::READABLE).is_err());
 }
 
 fn a_full_reactor_is_a_clear_error<S: Backend>() {
     let reactor: Reactor<S, 2> = Reactor::with_poll(new_poll::<S>());
-    let (mut a, _) = UnixStream::pair().unwrap();
-    let (mut b, _) = UnixStream::pair().unwrap();
-    let (mut c, _) = UnixStream::pair().unwrap();
+    let (mut a, _) = net_stream_pair();
+    let (mut b, _) = net_stream_pair();
+    let (mut c, _) = net_stream_pair();
     let ra = Registration::new(&reactor, &mut a, Interest::READABLE).unwrap();
     let _rb = Registration::new(&reactor, &mut b, Interest::READABLE).unwrap();
     let err = Registration::new(&reactor, &mut c, Interest::READABLE).unwrap_err();
@@ -234,7 +234,7 @@ fn a_full_reactor_is_a_clear_error<S: Backend>() {
 
 fn poll_read_io_retries_and_clears_on_would_block<S: Backend>() {
     let reactor = reactor::<S>();
-    let (mut a, b) = UnixStream::pair().unwrap();
+    let (mut a, b) = net_stream_pair();
     let reg = Registration::new(&reactor, &mut a, Interest::READABLE).unwrap();
     let (w, c) = counting();
     let mut cx = Context::from_waker(&w);

@@ -1,11 +1,14 @@
 //! A first check that the harness instantiates on every backend.
-// Needs Unix sockets (and threads), which wasm32-wasip1 lacks.
-#![cfg(unix)]
+// Needs socket pairs (and threads), which wasm32-wasip1 lacks; on Windows
+// the pair is TCP over loopback (see `common::stream_pair`).
+#![cfg(any(unix, windows))]
 mod common;
 use common::*;
+#[cfg(unix)]
 use rouse::unix::SourceFd;
 use rouse::{Interest, Token};
 use std::io::Write;
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
 
 fn readable_after_write<S: Backend>() {

@@ -370,11 +370,41 @@ pub fn loopback_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     (a, b)
 }
 
+/// The connected stream type of `rouse::net` the portable tests use: a
+/// Unix stream on Unix, a TCP stream over loopback on Windows.
+#[cfg(all(unix, feature = "net"))]
+pub type NetStream = rouse::net::UnixStream;
+/// The connected stream type of `rouse::net` the portable tests use: a
+/// Unix stream on Unix, a TCP stream over loopback on Windows.
+#[cfg(all(windows, feature = "net"))]
+pub type NetStream = rouse::net::TcpStream;
+
+/// A connected non-blocking pair of [`NetStream`]s: `UnixStream::pair` on
+/// Unix, [`loopback_pair`] on Windows.
+#[cfg(all(unix, feature = "net"))]
+pub fn net_stream_pair() -> (NetStream, NetStream) {
+    rouse::net::UnixStream::pair().expect("socketpair")
+}
+
+/// A connected non-blocking pair of [`NetStream`]s: `UnixStream::pair` on
+/// Unix, [`loopback_pair`] on Windows.
+#[cfg(all(windows, feature = "net"))]
+pub fn net_stream_pair() -> (NetStream, NetStream) {
+    let (a, b) = loopback_pair();
+    (
+        rouse::net::TcpStream::from_std(a),
+        rouse::net::TcpStream::from_std(b),
+    )
+}
+
 /// Windows stand-ins for what the Unix tests use: `stream_pair` (over TCP
 /// loopback), `SourceFd` (a raw socket as a source) and `AsRawFd`
 /// (`as_raw_socket` under the Unix name), so one test body serves both.
 #[cfg(windows)]
-pub use self::windows_compat::{stream_pair, AsRawFd, SourceFd};
+pub use self::windows_compat::{
+    socket_is_open, stream_pair, AsRawFd, SourceFd, ERROR_INVALID_HANDLE, INVALID_SOCKET,
+    WSAENOTSOCK,
+};
 
 #[cfg(windows)]
 mod windows_compat {
@@ -387,6 +417,44 @@ mod windows_compat {
     /// A connected non-blocking stream pair over TCP loopback.
     pub fn stream_pair() -> (std::net::TcpStream, std::net::TcpStream) {
         super::loopback_pair()
+    }
+
+    /// `INVALID_SOCKET`: the value no socket ever has.
+    pub const INVALID_SOCKET: RawSocket = !0;
+    /// `WSAENOTSOCK`: "an operation was attempted on something that is not
+    /// a socket", the error for a closed or never-open socket value.
+    pub const WSAENOTSOCK: i32 = 10038;
+    /// `ERROR_INVALID_HANDLE`: what wine gives instead of `WSAENOTSOCK` for
+    /// a value that is no open handle.
+    pub const ERROR_INVALID_HANDLE: i32 = 6;
+
+    const SOL_SOCKET: i32 = 0xffff;
+    const SO_TYPE: i32 = 0x1008;
+
+    #[link(name = "ws2_32")]
+    extern "system" {
+        fn getsockopt(s: usize, level: i32, optname: i32, optval: *mut u8, optlen: *mut i32)
+            -> i32;
+    }
+
+    /// Whether `raw` is an open socket now (another test's, perhaps: socket
+    /// values are reused at once), like `fcntl(fd, F_GETFD) >= 0` on Unix.
+    pub fn socket_is_open(raw: RawSocket) -> bool {
+        let mut ty = 0i32;
+        let mut len = std::mem::size_of::<i32>() as i32;
+        // SAFETY: getsockopt only reads the socket's type into `ty`, a live
+        // i32 whose size is `len`; on a value that is no socket it fails
+        // with WSAENOTSOCK and writes nothing.
+        let r = unsafe {
+            getsockopt(
+                raw as usize,
+                SOL_SOCKET,
+                SO_TYPE,
+                (&mut ty as *mut i32).cast::<u8>(),
+                &mut len,
+            )
+        };
+        r == 0
     }
 
     /// `as_raw_socket` named as on Unix.
