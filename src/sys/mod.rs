@@ -79,6 +79,8 @@ pub use self::ready::TableEvent;
 mod lock;
 #[cfg(all(feature = "poll", unix))]
 pub mod poll;
+#[cfg(any(all(feature = "poll", unix), all(feature = "wasi", target_os = "wasi")))]
+mod shared;
 #[cfg(all(feature = "poll", unix))]
 pub use self::poll::PollSelector;
 

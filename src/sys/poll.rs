@@ -20,11 +20,9 @@ use core::fmt;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 
-#[cfg(feature = "std")]
-use std::sync::Arc;
-
 use super::lock::{relax, Lock};
 use super::ready::{TableEvent, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::shared::Shared;
 use super::unix::notify::{signal_fd, Notify};
 use super::unix::{check_fd, last_error, monotonic_now, Fd};
 use super::{timeout_ms, Selector};
@@ -44,10 +42,7 @@ pub const DEFAULT_TABLE_CAPACITY: usize = 1024;
 ///
 /// At most one [`Waker`](crate::Waker) per selector.
 pub struct PollSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
-    #[cfg(feature = "std")]
-    state: Arc<State<N>>,
-    #[cfg(not(feature = "std"))]
-    state: State<N>,
+    state: Shared<State<N>>,
 }
 
 struct State<const N: usize> {
@@ -397,22 +392,15 @@ impl<const N: usize> Selector for PollSelector<N> {
 
     fn new() -> io::Result<Self> {
         let state = State::new()?;
-        #[cfg(feature = "std")]
-        let state = Arc::new(state);
-        Ok(PollSelector { state })
+        Ok(PollSelector {
+            state: Shared::new(state),
+        })
     }
 
     fn try_clone(&self) -> io::Result<Self> {
-        #[cfg(feature = "std")]
-        return Ok(PollSelector {
-            state: Arc::clone(&self.state),
-        });
-        #[cfg(not(feature = "std"))]
-        return Err(io::error(
-            io::ErrorKind::Unsupported,
-            "Registry::try_clone needs the `std` feature on the poll(2) backend",
-            None,
-        ));
+        Ok(PollSelector {
+            state: self.state.try_clone()?,
+        })
     }
 
     fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
@@ -447,7 +435,7 @@ impl<const N: usize> Selector for PollSelector<N> {
         interests: Interest,
     ) -> io::Result<Option<super::Arm>> {
         let (gen, i) = self.state.register(fd, token, interests)?;
-        Ok(Some(self.arm(fd, gen, i)))
+        Ok(Some(self.state.arm(fd as u64, gen, i)))
     }
 
     #[cfg(feature = "std")]
@@ -458,15 +446,7 @@ impl<const N: usize> Selector for PollSelector<N> {
         interests: Interest,
     ) -> io::Result<Option<super::Arm>> {
         let (gen, i) = self.state.reregister(fd, token, interests)?;
-        Ok(Some(self.arm(fd, gen, i)))
-    }
-}
-
-#[cfg(feature = "std")]
-impl<const N: usize> PollSelector<N> {
-    fn arm(&self, fd: libc::c_int, gen: u32, hint: usize) -> super::Arm {
-        let target: Arc<dyn super::Rearm> = self.state.clone();
-        super::Arm::new(target, fd as u64, gen, hint)
+        Ok(Some(self.state.arm(fd as u64, gen, i)))
     }
 }
 

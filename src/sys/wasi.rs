@@ -27,9 +27,6 @@
 use core::fmt;
 use core::time::Duration;
 
-#[cfg(feature = "std")]
-use std::sync::Arc;
-
 use ::wasi::{
     Event as HostEvent, EventFdReadwrite, Subscription, SubscriptionClock, SubscriptionFdReadwrite,
     SubscriptionU, SubscriptionUU,
@@ -37,6 +34,7 @@ use ::wasi::{
 
 use super::lock::Lock;
 use super::ready::{TableEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::shared::Shared;
 use super::{timeout_ms, Selector};
 use crate::event::Event;
 use crate::table::TokenTable;
@@ -74,10 +72,7 @@ pub const DEFAULT_TABLE_CAPACITY: usize = 256;
 /// A poll with a timeout and nothing registered just sleeps. Timeouts are
 /// rounded up to whole milliseconds, as on the other backends.
 pub struct WasiSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
-    #[cfg(feature = "std")]
-    state: Arc<State<N>>,
-    #[cfg(not(feature = "std"))]
-    state: State<N>,
+    state: Shared<State<N>>,
 }
 
 struct State<const N: usize> {
@@ -501,22 +496,15 @@ impl<const N: usize> Selector for WasiSelector<N> {
 
     fn new() -> io::Result<Self> {
         let state = State::new();
-        #[cfg(feature = "std")]
-        let state = Arc::new(state);
-        Ok(WasiSelector { state })
+        Ok(WasiSelector {
+            state: Shared::new(state),
+        })
     }
 
     fn try_clone(&self) -> io::Result<Self> {
-        #[cfg(feature = "std")]
-        return Ok(WasiSelector {
-            state: Arc::clone(&self.state),
-        });
-        #[cfg(not(feature = "std"))]
-        return Err(io::error(
-            io::ErrorKind::Unsupported,
-            "Registry::try_clone needs the `std` feature on the WASI backend",
-            None,
-        ));
+        Ok(WasiSelector {
+            state: self.state.try_clone()?,
+        })
     }
 
     fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
@@ -556,7 +544,7 @@ impl<const N: usize> Selector for WasiSelector<N> {
         interests: Interest,
     ) -> io::Result<Option<super::Arm>> {
         let (gen, i) = self.state.register(fd, token, interests)?;
-        Ok(Some(self.arm(fd, gen, i)))
+        Ok(Some(self.state.arm(fd as u64, gen, i)))
     }
 
     #[cfg(feature = "std")]
@@ -567,15 +555,7 @@ impl<const N: usize> Selector for WasiSelector<N> {
         interests: Interest,
     ) -> io::Result<Option<super::Arm>> {
         let (gen, i) = self.state.reregister(fd, token, interests)?;
-        Ok(Some(self.arm(fd, gen, i)))
-    }
-}
-
-#[cfg(feature = "std")]
-impl<const N: usize> WasiSelector<N> {
-    fn arm(&self, fd: libc::c_int, gen: u32, hint: usize) -> super::Arm {
-        let target: Arc<dyn super::Rearm> = self.state.clone();
-        super::Arm::new(target, fd as u64, gen, hint)
+        Ok(Some(self.state.arm(fd as u64, gen, i)))
     }
 }
 
