@@ -24,19 +24,21 @@
 //! event a connection reads and writes until `WouldBlock`, and only then
 //! waits for the next event.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use rouse::net::{TcpListener, TcpStream};
+use rouse::net::TcpListener;
 use rouse::{Events, Interest, Poll, Registry, Token};
+
+// The connection's echo logic, shared with the soak test (tests/soak.rs).
+#[path = "tcp_echo/conn.rs"]
+mod conn;
+use conn::{Conn, Status};
 
 /// The listener's token. Connection `i` of the table uses `Token(i)`, so
 /// the listener takes a token from the other end.
 const LISTENER: Token = Token(usize::MAX - 1);
-
-/// How many bytes a connection reads before writing them back.
-const BUF_SIZE: usize = 16 * 1024;
 
 fn main() -> ExitCode {
     let arg = std::env::args().nth(1);
@@ -161,86 +163,5 @@ fn close(registry: &Registry, slot: &mut Option<Conn>) {
         // Deregistering can only fail if it was not registered; either way
         // the socket is closed next.
         let _ = registry.deregister(&mut conn.stream);
-    }
-}
-
-/// One client connection.
-struct Conn {
-    stream: TcpStream,
-    /// `buf[start..end]` has been read and not yet written back.
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    /// What the connection is registered for: `READABLE`, or `WRITABLE`
-    /// while it has bytes it could not send.
-    interest: Interest,
-}
-
-/// Whether a connection goes on after [`Conn::echo`].
-enum Status {
-    Open,
-    Closed,
-}
-
-impl Conn {
-    fn new(stream: TcpStream) -> Conn {
-        Conn {
-            stream,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
-            start: 0,
-            end: 0,
-            interest: Interest::READABLE,
-        }
-    }
-
-    /// Echoes until the connection would block, or closes.
-    ///
-    /// It reads one buffer, writes all of it back, and only then reads
-    /// again, so at most `BUF_SIZE` bytes wait per connection. When a write
-    /// would block, the connection waits for `WRITABLE` instead of
-    /// `READABLE` and reads nothing until the backlog is sent; TCP flow
-    /// control then slows the client down.
-    fn echo(&mut self, registry: &Registry, token: Token) -> io::Result<Status> {
-        loop {
-            // Send what is left of the last read.
-            while self.start < self.end {
-                match self.stream.write(&self.buf[self.start..self.end]) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => self.start += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return self.wait_for(registry, token, Interest::WRITABLE);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-
-            // All sent: read more.
-            match self.stream.read(&mut self.buf) {
-                // End of file: the client has closed its side, and has all
-                // its bytes back.
-                Ok(0) => return Ok(Status::Closed),
-                Ok(n) => (self.start, self.end) = (0, n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return self.wait_for(registry, token, Interest::READABLE);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Waits for `interest` from now on, re-registering if that changes.
-    fn wait_for(
-        &mut self,
-        registry: &Registry,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<Status> {
-        if self.interest != interest {
-            registry.reregister(&mut self.stream, token, interest)?;
-            self.interest = interest;
-        }
-        Ok(Status::Open)
     }
 }

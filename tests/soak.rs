@@ -43,10 +43,14 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 // --- the server: examples/tcp_echo.rs's loop, generic over the backend ---
 
+// The example's connection code itself, not a copy.
+#[path = "../examples/tcp_echo/conn.rs"]
+mod conn;
+use conn::{Conn, Status};
+
 const LISTENER: Token = Token(usize::MAX - 1);
 /// Woken by the test when every client is done.
 const STOP: Token = Token(usize::MAX - 2);
-const BUF_SIZE: usize = 16 * 1024;
 
 /// Serves until woken; returns how many connections it served. Every
 /// connection must be closed by then (each client has its echo back).
@@ -126,73 +130,6 @@ fn close<S: Selector<Raw = RawFd>>(
     match slot.take() {
         Some(mut conn) => registry.deregister(&mut conn.stream),
         None => Ok(()),
-    }
-}
-
-struct Conn {
-    stream: TcpStream,
-    buf: Box<[u8]>,
-    start: usize,
-    end: usize,
-    interest: Interest,
-}
-
-enum Status {
-    Open,
-    Closed,
-}
-
-impl Conn {
-    fn new(stream: TcpStream) -> Conn {
-        Conn {
-            stream,
-            buf: vec![0; BUF_SIZE].into_boxed_slice(),
-            start: 0,
-            end: 0,
-            interest: Interest::READABLE,
-        }
-    }
-
-    fn echo<S: Selector<Raw = RawFd>>(
-        &mut self,
-        registry: &Registry<S>,
-        token: Token,
-    ) -> io::Result<Status> {
-        loop {
-            while self.start < self.end {
-                match self.stream.write(&self.buf[self.start..self.end]) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => self.start += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return self.wait_for(registry, token, Interest::WRITABLE);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            match self.stream.read(&mut self.buf) {
-                Ok(0) => return Ok(Status::Closed),
-                Ok(n) => (self.start, self.end) = (0, n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return self.wait_for(registry, token, Interest::READABLE);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn wait_for<S: Selector<Raw = RawFd>>(
-        &mut self,
-        registry: &Registry<S>,
-        token: Token,
-        interest: Interest,
-    ) -> io::Result<Status> {
-        if self.interest != interest {
-            registry.reregister(&mut self.stream, token, interest)?;
-            self.interest = interest;
-        }
-        Ok(Status::Open)
     }
 }
 
