@@ -124,29 +124,15 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     let mut events = new_events::<S>();
     // Never-open and negative fds fail at registration.
     let (a, _b) = stream_pair();
-    let closed = a.into_raw_fd();
+    let closed = lonely_fd(a.into_raw_fd());
     // SAFETY: we own `closed` and close it once; it is not used after
     // except as a number to register.
     unsafe { libc::close(closed) };
     for fd in [closed, -1, 1 << 28] {
-        let result = poll
+        let err = poll
             .registry()
-            .register(&mut SourceFd(&fd), Token(1), Interest::READABLE);
-        let err = match result {
-            Err(err) => err,
-            Ok(()) => {
-                // Tests run in parallel threads: another one may have been
-                // handed the just-closed number already (seen in CI). That
-                // is a valid fd now, so registering it is correct; only a
-                // number that is still free must fail.
-                // SAFETY: F_GETFD only reads the descriptor's flags.
-                let reused = fd == closed && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
-                assert!(reused, "[{}] fd {fd} registered", S::NAME);
-                // The other test may have closed it again meanwhile.
-                let _ = poll.registry().deregister(&mut SourceFd(&fd));
-                continue;
-            }
-        };
+            .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
+            .expect_err("a closed fd must not register");
         assert!(
             err.raw_os_error() == Some(libc::EBADF) || err.kind() == ErrorKind::InvalidInput,
             "[{}] fd {fd}: {err:?}",
@@ -155,7 +141,7 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     }
     // An fd closed while registered: an error event or silence, never a hang.
     let (c, _d) = stream_pair();
-    let fd = c.into_raw_fd();
+    let fd = lonely_fd(c.into_raw_fd());
     poll.registry()
         .register(&mut SourceFd(&fd), Token(2), Interest::READABLE)
         .unwrap();
@@ -165,16 +151,40 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     let seen = collect_events(&mut poll, &mut events, Duration::from_millis(100));
     assert!(start.elapsed() < LONG);
     for ev in seen.iter().filter(|e| e.token() == Token(2)) {
-        // Other tests run in parallel threads and may be handed the same fd
-        // number at once; poll(2) then watches their file, and its readiness
-        // is a spurious event for this token (allowed). Otherwise the
-        // closed fd must be reported as an error.
-        // SAFETY: F_GETFD only reads the descriptor's flags.
-        let reused = unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0;
-        assert!(ev.is_error() || reused, "[{}] {ev:?}", S::NAME);
+        assert!(ev.is_error(), "[{}] {ev:?}", S::NAME);
     }
     // Reported at most once: the backend stops watching it.
     assert!(seen.iter().filter(|e| e.token() == Token(2)).count() <= 1);
+}
+
+/// Moves `fd` to a number of its own near the top of the fd limit and
+/// returns it. Tests run in parallel threads and the kernel hands out the
+/// lowest free number, so a low number closed here could be given to
+/// another test at once: registering it would then succeed, and
+/// ThreadSanitizer reports the close in one thread and the use in another as
+/// a race. No other test is handed a number this high, and each call gets a
+/// different one.
+#[cfg(unix)]
+fn lonely_fd(fd: std::os::fd::RawFd) -> std::os::fd::RawFd {
+    use std::sync::atomic::{AtomicI32, Ordering};
+    static NEXT: AtomicI32 = AtomicI32::new(1);
+    // SAFETY: `rlimit` is a plain C struct; getrlimit writes it.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `lim` is a valid rlimit to write.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let top = lim.rlim_cur.min(1 << 16) as i32;
+    let want = top - NEXT.fetch_add(1, Ordering::Relaxed);
+    assert!(
+        want > top / 2,
+        "RLIMIT_NOFILE {top} is too low for this test"
+    );
+    // SAFETY: F_DUPFD_CLOEXEC duplicates our own fd to the lowest free
+    // number >= `want`; the original is closed right after, once.
+    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, want) };
+    assert_eq!(high, want, "fd {want} was already open");
+    // SAFETY: we own `fd` and close it once; only `high` is used after.
+    unsafe { libc::close(fd) };
+    high
 }
 
 /// The Windows form of the case above: a closed socket, `INVALID_SOCKET`
