@@ -210,53 +210,13 @@ impl<const N: usize> State<N> {
                     timeout_ms(wait),
                 )
             };
-            if n < 0 {
-                return Err(last_error());
+            if n <= 0 {
+                // Nothing ready: the timeout passed (or an error).
+                return if n == 0 { Ok(0) } else { Err(last_error()) };
             }
-            let mut ready = n as usize;
-            let mut out = 0;
-            if ready > 0 && inner.fds.notify.revents != 0 {
-                ready -= 1;
-                self.notify.drain();
-            }
-            if ready > 0 && inner.fds.wake.revents != 0 {
-                ready -= 1;
-                if let Some((wake, token)) = &inner.waker {
-                    wake.drain();
-                    events[out] = Event::from_raw(PollEvent::new(token.0, READABLE));
-                    out += 1;
-                }
-            }
-            let entries = inner.table.entries();
-            let user = &mut inner.fds.user[..entries.len()];
-            // Scan from where a full buffer stopped last time (so a small
-            // `Events` cannot starve the sources at the end), and stop as
-            // soon as poll(2)'s count is reached.
-            let len = user.len();
-            let start = if inner.cursor < len { inner.cursor } else { 0 };
-            let (mut i, mut end, mut wrapped) = (start, len, start == 0);
-            while ready > 0 && out < events.len() {
-                let Some(j) = next_ready(user, i, end) else {
-                    if wrapped {
-                        break;
-                    }
-                    (i, end, wrapped) = (0, start, true);
-                    continue;
-                };
-                ready -= 1;
-                let pfd = &mut user[j];
-                let entry = &entries[j];
-                let bits = readiness(pfd.revents, entry.interests);
-                disarm(pfd, entry.raw);
-                events[out] = Event::from_raw(PollEvent::new(entry.token.0, bits));
-                out += 1;
-                i = j + 1;
-            }
-            if out == events.len() {
-                inner.cursor = i;
-            }
+            let out = self.collect(&mut guard, n as usize, events);
             drop(guard);
-            if out > 0 || n == 0 {
+            if out > 0 {
                 return Ok(out);
             }
             // Only the notification fd fired: wait again for the time left.
@@ -272,6 +232,60 @@ impl<const N: usize> State<N> {
                 (None, Some(_)) => return Ok(0),
             }
         }
+    }
+
+    /// Turns the `ready` marked `pollfd`s into events; returns how many.
+    /// Out of line, so that a poll that finds nothing (the common case of a
+    /// busy loop with timeout 0) stays short.
+    #[inline(never)]
+    fn collect(
+        &self,
+        inner: &mut Inner<N>,
+        mut ready: usize,
+        events: &mut [Event<PollSelector<N>>],
+    ) -> usize {
+        let mut out = 0;
+        if inner.fds.notify.revents != 0 {
+            ready -= 1;
+            self.notify.drain();
+        }
+        if ready > 0 && inner.fds.wake.revents != 0 {
+            ready -= 1;
+            if let Some((wake, token)) = &inner.waker {
+                wake.drain();
+                events[out] = Event::from_raw(PollEvent::new(token.0, READABLE));
+                out += 1;
+            }
+        }
+        let entries = inner.table.entries();
+        let user = &mut inner.fds.user[..entries.len()];
+        // Scan from where a full buffer stopped last time (so a small
+        // `Events` cannot starve the sources at the end), and stop as
+        // soon as poll(2)'s count is reached.
+        let len = user.len();
+        let start = if inner.cursor < len { inner.cursor } else { 0 };
+        let (mut i, mut end, mut wrapped) = (start, len, start == 0);
+        while ready > 0 && out < events.len() {
+            let Some(j) = next_ready(user, i, end) else {
+                if wrapped {
+                    break;
+                }
+                (i, end, wrapped) = (0, start, true);
+                continue;
+            };
+            ready -= 1;
+            let pfd = &mut user[j];
+            let entry = &entries[j];
+            let bits = readiness(pfd.revents, entry.interests);
+            disarm(pfd, entry.raw);
+            events[out] = Event::from_raw(PollEvent::new(entry.token.0, bits));
+            out += 1;
+            i = j + 1;
+        }
+        if out == events.len() {
+            inner.cursor = i;
+        }
+        out
     }
 
     fn new_waker(&self, token: Token) -> io::Result<PollWaker> {
