@@ -257,6 +257,9 @@ impl<const N: usize> State<N> {
                 out += 1;
             }
         }
+        if ready == 0 {
+            return out;
+        }
         let entries = inner.table.entries();
         let user = &mut inner.fds.user[..entries.len()];
         // Scan from where a full buffer stopped last time (so a small
