@@ -314,20 +314,47 @@ impl<const N: usize> State<N> {
 }
 
 /// The index of the first `pollfd` in `fds[from..to]` that poll(2) marked,
-/// if any. Idle sources are the common case, so blocks of eight are tested
-/// with one branch (the compiler turns the OR into vector code).
+/// if any.
+///
+/// Idle sources are the common case, so the scan tests a block of `BLOCK`
+/// `pollfd`s with one branch: it ORs the blocks' `pollfd`s as 64-bit words
+/// (see [`word`]), which the compiler turns into wide vector ORs, and only
+/// a block with a mark is searched one by one, out of line (so the loop
+/// keeps nothing from its loads and stays vectorised). About one
+/// instruction per idle source on x86_64, a third of a per-field test.
 #[inline]
 fn next_ready(fds: &[libc::pollfd], from: usize, to: usize) -> Option<usize> {
     let mut base = from;
-    let mut chunks = fds[from..to].chunks_exact(8);
+    let mut chunks = fds[from..to].chunks_exact(BLOCK);
     for chunk in &mut chunks {
-        if chunk.iter().fold(0, |acc, p| acc | p.revents) != 0 {
-            return chunk.iter().position(|p| p.revents != 0).map(|k| base + k);
+        // `chunks_exact` gives BLOCK-long chunks, so this never returns;
+        // the array type lets the compiler unroll the OR.
+        let block: &[libc::pollfd; BLOCK] = chunk.try_into().ok()?;
+        if block.iter().fold(0, |acc, p| acc | word(p)) >> 48 != 0 {
+            return first_marked(chunk).map(|k| base + k);
         }
-        base += 8;
+        base += BLOCK;
     }
-    let rest = chunks.remainder();
-    rest.iter().position(|p| p.revents != 0).map(|k| base + k)
+    first_marked(chunks.remainder()).map(|k| base + k)
+}
+
+/// `pollfd`s tested per branch by [`next_ready`].
+const BLOCK: usize = 32;
+
+/// The index of the first marked `pollfd` in `fds`, if any.
+#[inline(never)]
+fn first_marked(fds: &[libc::pollfd]) -> Option<usize> {
+    fds.iter().position(|p| p.revents != 0)
+}
+
+/// `pfd` as one 64-bit value with `revents` in the top 16 bits. On
+/// little-endian targets that is its memory layout, so the compiler reads
+/// it with one load; elsewhere it is assembled, and still correct.
+#[inline(always)]
+fn word(pfd: &libc::pollfd) -> u64 {
+    (pfd.fd as u32 as u64)
+        | ((pfd.events as u16 as u64) << 32)
+        | ((pfd.revents as u16 as u64) << 48)
 }
 
 /// Stops watching what `pfd` has just reported. An error, hang-up or
@@ -527,6 +554,48 @@ mod tests {
         assert!(err.is_error() && err.is_write_closed() && err.is_writable());
         assert!(ev(libc::POLLPRI, r).is_priority());
         assert_eq!(ev(0, r), PollEvent::new(3, 0));
+    }
+
+    #[test]
+    fn next_ready_finds_the_first_mark_in_range() {
+        // Lengths around the block size, marks at every position, ranges
+        // that start and end inside blocks: the same answer as a plain
+        // search, whatever the other fields hold.
+        for len in [0, 1, 7, 31, 32, 33, 64, 65, 100] {
+            let idle = libc::pollfd {
+                fd: -7,
+                events: -1,
+                revents: 0,
+            };
+            let mut all = [idle; 100];
+            let fds = &mut all[..len];
+            for mark in 0..len {
+                fds[mark].revents = libc::POLLIN;
+                for (from, to) in [
+                    (0, len),
+                    (mark.min(3), len),
+                    (0, mark + 1),
+                    (mark, mark + 1),
+                ] {
+                    let want = (from..to).find(|&i| fds[i].revents != 0);
+                    assert_eq!(
+                        next_ready(fds, from, to),
+                        want,
+                        "len {len} mark {mark} {from}..{to}"
+                    );
+                }
+                if mark + 1 < len {
+                    assert_eq!(next_ready(fds, mark + 1, len), None);
+                }
+                fds[mark].revents = 0;
+            }
+            assert_eq!(next_ready(fds, 0, len), None);
+        }
+        // A sign bit in revents (POLLNVAL and the like are small, but any
+        // bit counts).
+        let mut fds = [UNUSED; 40];
+        fds[35].revents = i16::MIN;
+        assert_eq!(next_ready(&fds, 0, 40), Some(35));
     }
 
     #[test]
