@@ -17,7 +17,7 @@ use rouse::{Interest, Token, Waker};
 #[cfg(any(unix, windows))]
 use std::io::{Read, Write};
 #[cfg(unix)]
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::AsRawFd;
 
 #[cfg(any(unix, windows))]
 fn register_twice_is_already_exists<S: Backend>() {
@@ -124,7 +124,7 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     let mut events = new_events::<S>();
     // Never-open and negative fds fail at registration.
     let (a, _b) = stream_pair();
-    let closed = lonely_fd(a.into_raw_fd());
+    let closed = lonely_fd(a);
     // SAFETY: we own `closed` and close it once; it is not used after
     // except as a number to register.
     unsafe { libc::close(closed) };
@@ -141,7 +141,7 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     }
     // An fd closed while registered: an error event or silence, never a hang.
     let (c, _d) = stream_pair();
-    let fd = lonely_fd(c.into_raw_fd());
+    let fd = lonely_fd(c);
     poll.registry()
         .register(&mut SourceFd(&fd), Token(2), Interest::READABLE)
         .unwrap();
@@ -165,11 +165,13 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
 /// a race. No other test is handed a number this high, and each call gets a
 /// different one.
 #[cfg(unix)]
-fn lonely_fd(fd: std::os::fd::RawFd) -> std::os::fd::RawFd {
+fn lonely_fd(fd: impl AsRawFd) -> std::os::fd::RawFd {
     use std::sync::atomic::{AtomicI32, Ordering};
     static NEXT: AtomicI32 = AtomicI32::new(1);
-    // SAFETY: `rlimit` is a plain C struct; getrlimit writes it.
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: `lim` is a valid rlimit to write.
     assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
     let top = lim.rlim_cur.min(1 << 16) as i32;
@@ -178,12 +180,11 @@ fn lonely_fd(fd: std::os::fd::RawFd) -> std::os::fd::RawFd {
         want > top / 2,
         "RLIMIT_NOFILE {top} is too low for this test"
     );
-    // SAFETY: F_DUPFD_CLOEXEC duplicates our own fd to the lowest free
-    // number >= `want`; the original is closed right after, once.
-    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, want) };
+    // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor for our open `fd` at
+    // the lowest free number >= `want`; the caller owns the new one. `fd`
+    // itself is closed when it drops here.
+    let high = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, want) };
     assert_eq!(high, want, "fd {want} was already open");
-    // SAFETY: we own `fd` and close it once; only `high` is used after.
-    unsafe { libc::close(fd) };
     high
 }
 

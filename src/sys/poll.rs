@@ -335,7 +335,9 @@ fn next_ready(fds: &[libc::pollfd], from: usize, to: usize) -> Option<usize> {
         }
         base += BLOCK;
     }
-    first_marked(chunks.remainder()).map(|k| base + k)
+    // Fewer than BLOCK left (all of a small table): a plain search, inline.
+    let rest = chunks.remainder();
+    rest.iter().position(|p| p.revents != 0).map(|k| base + k)
 }
 
 /// `pollfd`s tested per branch by [`next_ready`].
