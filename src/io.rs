@@ -13,6 +13,43 @@ pub use std::io::{Error, ErrorKind, Result};
 #[cfg(not(feature = "std"))]
 pub use self::nostd::{Error, ErrorKind, Result};
 
+/// The kind of error a full fixed-capacity table gives (a poll(2), WASI or
+/// IOCP registry at capacity, a full reactor).
+///
+/// `ErrorKind::StorageFull` wherever it exists: always without `std`, and
+/// with `std` on Rust 1.83 and later. std's `StorageFull` is not stable on
+/// older compilers, so there it is `ErrorKind::OutOfMemory`, the closest
+/// stable kind. Match on this constant to be right on every compiler:
+///
+/// ```
+/// # #[cfg(all(feature = "poll", feature = "std", unix))] {
+/// use rouse::sys::{PollSelector, Selector};
+/// use rouse::unix::SourceFd;
+/// use rouse::{Interest, Poll, Token};
+/// use std::os::fd::AsRawFd;
+///
+/// let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+/// // A table with room for no registration at all.
+/// let poll = Poll::with_selector(PollSelector::<0>::new()?);
+/// let err = poll
+///     .registry()
+///     .register(&mut SourceFd(&a.as_raw_fd()), Token(0), Interest::READABLE)
+///     .unwrap_err();
+/// assert_eq!(err.kind(), rouse::io::TABLE_FULL);
+/// # }
+/// # Ok::<(), rouse::io::Error>(())
+/// ```
+#[cfg(any(not(feature = "std"), rouse_storage_full))]
+// With std this is compiled only where build.rs found Rust 1.83 or later.
+#[allow(clippy::incompatible_msrv)]
+pub const TABLE_FULL: ErrorKind = ErrorKind::StorageFull;
+/// The kind of error a full fixed-capacity table gives: `OutOfMemory`
+/// here, because this compiler's std has no stable `StorageFull` (Rust
+/// 1.83 and later use `StorageFull`). Match on this constant to be right on
+/// every compiler.
+#[cfg(all(feature = "std", not(rouse_storage_full)))]
+pub const TABLE_FULL: ErrorKind = ErrorKind::OutOfMemory;
+
 #[cfg(not(feature = "std"))]
 mod nostd {
     use core::fmt::{self, Write as _};
@@ -127,6 +164,8 @@ mod nostd {
         }
     }
 
+    // `core::error::Error` is stable from Rust 1.81 (see build.rs).
+    #[cfg(rouse_core_error)]
     impl core::error::Error for Error {}
 
     /// Writes ASCII bytes (the digits of a number) one `char` at a time.
@@ -235,12 +274,8 @@ mod tests {
 
     #[test]
     fn messages_name_the_value() {
-        let e = super::error(
-            super::ErrorKind::StorageFull,
-            "registry full: capacity",
-            Some(64),
-        );
-        assert_eq!(e.kind(), super::ErrorKind::StorageFull);
+        let e = super::error(super::TABLE_FULL, "registry full: capacity", Some(64));
+        assert_eq!(e.kind(), super::TABLE_FULL);
         assert_eq!(std::format!("{e}"), "registry full: capacity: 64");
         let e = super::error(super::ErrorKind::NotFound, "fd is not registered", Some(-1));
         assert_eq!(std::format!("{e}"), "fd is not registered: -1");

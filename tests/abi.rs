@@ -20,14 +20,18 @@ use rouse::{Interest, Token, Waker};
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[test]
 fn epoll_event_has_the_kernels_layout() {
-    use std::mem::{offset_of, size_of};
+    use std::mem::size_of;
     let (size, data) = if cfg!(any(target_arch = "x86_64", target_arch = "x86")) {
         (12, 4)
     } else {
         (16, 8)
     };
     assert_eq!(size_of::<libc::epoll_event>(), size);
-    assert_eq!(offset_of!(libc::epoll_event, u64), data);
+    let ev = libc::epoll_event { events: 0, u64: 0 };
+    // The field's distance from the start (`offset_of!` needs Rust 1.77;
+    // `addr_of!` takes the packed field's address without a reference).
+    let at = std::ptr::addr_of!(ev.u64) as usize - std::ptr::addr_of!(ev) as usize;
+    assert_eq!(at, data);
     #[cfg(feature = "epoll")]
     assert_eq!(
         size_of::<rouse::event::Event<rouse::sys::EpollSelector>>(),

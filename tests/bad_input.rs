@@ -82,7 +82,7 @@ fn full_table_names_its_capacity<S: Backend>() {
             Err(err) => {
                 let cap = S::CAPACITY.expect("only a table backend may be full");
                 assert_eq!(i, cap, "[{}] failed before the table was full", S::NAME);
-                assert_eq!(err.kind(), ErrorKind::StorageFull);
+                assert_eq!(err.kind(), rouse::io::TABLE_FULL);
                 assert!(
                     err.to_string().contains(&cap.to_string()),
                     "names {cap}: {err}"

@@ -126,7 +126,7 @@ impl Selector for MemSelector {
             ));
         }
         let free = self.slots.borrow().iter().position(Option::is_none);
-        let i = free.ok_or_else(|| io::Error::new(ErrorKind::StorageFull, "board table full"))?;
+        let i = free.ok_or_else(|| io::Error::new(rouse::io::TABLE_FULL, "board table full"))?;
         self.set(handle, token, interests, i);
         Ok(())
     }
@@ -302,7 +302,7 @@ fn registry_checks_and_board_errors_reach_the_caller() {
     let err = registry
         .register(&mut BoardSocket(99), Token(99), Interest::READABLE)
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::StorageFull);
+    assert_eq!(err.kind(), rouse::io::TABLE_FULL);
     let err = registry.deregister(&mut BoardSocket(99)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert_eq!(

@@ -103,7 +103,7 @@ fn registrar<S: Backend>(me: usize, registry: rouse::Registry<S>, shared: &Share
         let slot = (ops as usize * 7 + me) % SLOTS;
         let fd = pairs[slot].0.as_raw_fd();
         let mut src = SourceFd(&fd);
-        let interests = if ops.is_multiple_of(2) {
+        let interests = if ops % 2 == 0 {
             Interest::READABLE
         } else {
             Interest::READABLE | Interest::WRITABLE
@@ -116,7 +116,7 @@ fn registrar<S: Backend>(me: usize, registry: rouse::Registry<S>, shared: &Share
                 registry.register(&mut src, t, interests).unwrap();
                 current[slot] = Some(t);
             }
-            Some(old) if ops.is_multiple_of(3) => {
+            Some(old) if ops % 3 == 0 => {
                 gen += 1;
                 let t = token(me, slot, gen);
                 lock(&shared.book).registered[me] = gen;
@@ -135,7 +135,7 @@ fn registrar<S: Backend>(me: usize, registry: rouse::Registry<S>, shared: &Share
             }
         }
         ops += 1;
-        if ops.is_multiple_of(64) {
+        if ops % 64 == 0 {
             std::thread::yield_now();
         }
     }

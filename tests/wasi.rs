@@ -102,7 +102,7 @@ fn more_registrations_than_the_table_holds() {
             Interest::READABLE,
         )
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::StorageFull);
+    assert_eq!(err.kind(), rouse::io::TABLE_FULL);
     assert!(err.to_string().contains("capacity: 4"), "{err}");
     // The table is as it was: the four registered sources are reported.
     poll.poll(&mut events, Some(Duration::from_secs(1)))

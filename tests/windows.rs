@@ -90,7 +90,7 @@ fn full_table_is_an_error() {
     let err = s
         .register(c.as_raw_socket(), Token(2), Interest::READABLE)
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::StorageFull, "{err}");
+    assert_eq!(err.kind(), rouse::io::TABLE_FULL, "{err}");
     assert_eq!(
         s.register(a.as_raw_socket(), Token(3), Interest::READABLE)
             .unwrap_err()
@@ -222,7 +222,7 @@ fn a_slot_freed_by_deregister_is_reusable_before_the_next_poll() {
         s.register(raw(1), Token(9), Interest::READABLE)
             .unwrap_err()
             .kind(),
-        ErrorKind::StorageFull
+        rouse::io::TABLE_FULL
     );
     // A waiting registration can be deregistered, and its slot reused (by
     // the socket deregistered above, under a new token).

@@ -105,7 +105,8 @@ fn serve(addr: Addr) -> io::Result<()> {
         .register(&mut SourceFd(&listener), LISTENER, Interest::READABLE)?;
 
     // `None` marks a free slot; slot `i` is the connection of `Token(i)`.
-    let mut conns: [Option<Conn>; MAX_CONNS] = [const { None }; MAX_CONNS];
+    const FREE: Option<Conn> = None;
+    let mut conns: [Option<Conn>; MAX_CONNS] = [FREE; MAX_CONNS];
 
     loop {
         match poll.poll(&mut events, None) {

@@ -308,10 +308,17 @@ fn unix_raw(name: &[u8], abstract_name: bool) -> io::Result<(libc::sockaddr_un, 
     for (dst, src) in sun.sun_path[skip..].iter_mut().zip(name) {
         *dst = *src as libc::c_char;
     }
-    let base = mem::offset_of!(libc::sockaddr_un, sun_path);
+    let base = sun_path_offset(&sun);
     // A path's length counts its NUL; an abstract name's counts its leading NUL only.
     let len = base + name.len() + 1;
     Ok((sun, len as libc::socklen_t))
+}
+
+/// Where `sun_path` starts in a `sockaddr_un` (after the family, and on
+/// the BSDs a length byte): the distance between the two addresses, which
+/// needs neither `offset_of!` (Rust 1.77) nor unsafe code.
+fn sun_path_offset(sun: &libc::sockaddr_un) -> usize {
+    sun.sun_path.as_ptr() as usize - (sun as *const libc::sockaddr_un as usize)
 }
 
 /// Starts a non-blocking Unix stream connection to the path `path`.
@@ -341,7 +348,8 @@ mod tests {
         assert!(unix_raw(b"a\0b", false).is_err());
         assert!(unix_raw(&[b'x'; 200], false).is_err());
         let (sun, len) = unix_raw(b"/tmp/s", false).unwrap();
-        let base = mem::offset_of!(libc::sockaddr_un, sun_path);
+        let base = sun_path_offset(&sun);
+        assert_eq!(base, size_of::<libc::sockaddr_un>() - sun.sun_path.len());
         assert_eq!(len as usize, base + 7);
         assert_eq!(sun.sun_path[5], b's' as libc::c_char);
         assert_eq!(sun.sun_path[6], 0);

@@ -53,6 +53,12 @@ struct Slot {
 }
 
 impl Slot {
+    /// An unused slot: the repeat operand of the reactor's slot array
+    /// (a `const` item, which a non-`Copy` array repeat needs). Each use
+    /// is a fresh value, so the interior mutability is not shared.
+    #[allow(clippy::declare_interior_mutable_const)]
+    const EMPTY: Slot = Slot::new();
+
     const fn new() -> Slot {
         Slot {
             owner: Cell::new(None),
@@ -112,7 +118,7 @@ impl<S: Selector, const N: usize> Reactor<S, N> {
         Reactor {
             poll: RefCell::new(poll),
             events: RefCell::new(Events::new()),
-            slots: [const { Slot::new() }; N],
+            slots: [Slot::EMPTY; N],
             next_owner: Cell::new(0),
             shut: Cell::new(false),
         }
@@ -289,7 +295,7 @@ impl<'r, S: Selector, const N: usize> Registration<'r, S, N> {
         }
         let Some(index) = reactor.slots.iter().position(|s| s.owner.get().is_none()) else {
             return Err(io::error(
-                io::ErrorKind::StorageFull,
+                io::TABLE_FULL,
                 "reactor full: capacity",
                 i64::try_from(N).ok(),
             ));

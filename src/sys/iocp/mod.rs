@@ -588,7 +588,7 @@ impl<const N: usize> State<N> {
         }
         let Some(i) = inner.slots.iter().position(|s| s.life == Life::Free) else {
             return Err(io::error(
-                io::ErrorKind::StorageFull,
+                io::TABLE_FULL,
                 "registry full: capacity",
                 i64::try_from(N).ok(),
             ));
@@ -803,7 +803,7 @@ impl<const N: usize> State<N> {
                         AFD_KEY => {
                             let offset = (entry.lpOverlapped as usize).wrapping_sub(io_base);
                             let b = offset / size_of::<IoBlock>();
-                            if !offset.is_multiple_of(size_of::<IoBlock>()) || b >= N {
+                            if offset % size_of::<IoBlock>() != 0 || b >= N {
                                 continue;
                             }
                             if let Some(ev) = self.complete(inner, b) {
