@@ -6,9 +6,11 @@
 use core::num::NonZeroU8;
 use core::{fmt, ops};
 
-const READABLE: u8 = 0b001;
-const WRITABLE: u8 = 0b010;
-const PRIORITY: u8 = 0b100;
+const READABLE: u8 = 0b0_0001;
+const WRITABLE: u8 = 0b0_0010;
+const PRIORITY: u8 = 0b0_0100;
+const AIO: u8 = 0b0_1000;
+const LIO: u8 = 0b1_0000;
 
 /// Interest used in registering.
 ///
@@ -48,6 +50,22 @@ impl Interest {
         None => unreachable!(),
     });
 
+    /// AIO completion interest (`EVFILT_AIO`), for kqueue on FreeBSD and
+    /// DragonFly, as in mio.
+    #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+    pub const AIO: Interest = Interest(match NonZeroU8::new(AIO) {
+        Some(bits) => bits,
+        None => unreachable!(),
+    });
+
+    /// LIO completion interest (`EVFILT_LIO`), for kqueue on FreeBSD, as
+    /// in mio.
+    #[cfg(target_os = "freebsd")]
+    pub const LIO: Interest = Interest(match NonZeroU8::new(LIO) {
+        Some(bits) => bits,
+        None => unreachable!(),
+    });
+
     /// Both interests together; usable in `const` context.
     #[must_use]
     pub const fn add(self, other: Interest) -> Interest {
@@ -82,6 +100,33 @@ impl Interest {
         self.0.get() & PRIORITY != 0
     }
 
+    /// Whether AIO completion interest is requested (always `false` off
+    /// FreeBSD and DragonFly).
+    pub const fn is_aio(self) -> bool {
+        self.0.get() & AIO != 0
+    }
+
+    /// Whether LIO completion interest is requested (always `false` off
+    /// FreeBSD).
+    pub const fn is_lio(self) -> bool {
+        self.0.get() & LIO != 0
+    }
+
+    /// The interest bits, for tables that store interests as a byte.
+    #[allow(dead_code)]
+    pub(crate) const fn bits(self) -> u8 {
+        self.0.get()
+    }
+
+    /// The interests stored by [`bits`](Interest::bits), or `None` for 0.
+    #[allow(dead_code)]
+    pub(crate) const fn from_bits(bits: u8) -> Option<Interest> {
+        match NonZeroU8::new(bits) {
+            Some(bits) => Some(Interest(bits)),
+            None => None,
+        }
+    }
+
     /// Whether every interest in `other` is also in `self`.
     pub const fn contains(self, other: Interest) -> bool {
         self.0.get() & other.0.get() == other.0.get()
@@ -108,6 +153,8 @@ impl fmt::Debug for Interest {
             (READABLE, "READABLE"),
             (WRITABLE, "WRITABLE"),
             (PRIORITY, "PRIORITY"),
+            (AIO, "AIO"),
+            (LIO, "LIO"),
         ] {
             if self.0.get() & bit != 0 {
                 write!(f, "{sep}{name}")?;
@@ -133,6 +180,9 @@ mod tests {
         i |= Interest::WRITABLE;
         assert_eq!(i, rw);
         assert!(!Interest::READABLE.is_priority());
+        assert!(!rw.is_aio() && !rw.is_lio());
+        assert_eq!(Interest::from_bits(rw.bits()), Some(rw));
+        assert_eq!(Interest::from_bits(0), None);
         assert_eq!(format!("{rw:?}"), "READABLE | WRITABLE");
         assert_eq!(core::mem::size_of::<Option<Interest>>(), 1);
     }
