@@ -1,29 +1,86 @@
-//! Build-time facts rouse's code depends on, as `cfg`s (no dependencies):
+//! Build-time facts rouse's code depends on, as `cfg`s (no dependencies).
 //!
-//! * `rouse_storage_full`: the compiler's std has `io::ErrorKind::StorageFull`
-//!   (stable since Rust 1.83). On older compilers a full table reports
+//! Which backends a build has. Each target list is written here once, so
+//! `src/sys/mod.rs` (and the tests) name a backend with one short `cfg`:
+//!
+//! | cfg | set when |
+//! |---|---|
+//! | `rouse_epoll` | feature `epoll`, target Linux or Android |
+//! | `rouse_kqueue` | feature `kqueue`, target macOS, iOS, FreeBSD, NetBSD, OpenBSD or DragonFly |
+//! | `rouse_kqueue_os` | the target is one of those (whatever the features) |
+//! | `rouse_poll` | feature `poll`, target a Unix |
+//! | `rouse_wasi` | feature `wasi`, target WASI |
+//! | `rouse_iocp` | features `iocp` and `std`, target Windows |
+//! | `rouse_table` | any of `rouse_poll`, `rouse_wasi`, `rouse_iocp` (the table backends) |
+//! | `rouse_sock_flags` | `socket`/`accept4` take `SOCK_NONBLOCK \| SOCK_CLOEXEC` |
+//!
+//! What the compiler has:
+//!
+//! * `rouse_storage_full`: std has `io::ErrorKind::StorageFull` (stable
+//!   since Rust 1.83). On older compilers a full table reports
 //!   `ErrorKind::OutOfMemory` instead (see `rouse::io::TABLE_FULL`).
 //! * `rouse_core_error`: `core::error::Error` exists (Rust 1.81), so the
 //!   no-std `rouse::io::Error` implements it.
+//! * `rouse_new_uninit`: `Arc::new_uninit` exists (Rust 1.82), so a table
+//!   backend's state is made in one allocation.
 //!
-//! It only reads `rustc --version`; it never fails the build: a compiler it
-//! cannot ask is taken to be the oldest supported (1.75).
+//! It only reads cargo's environment and `rustc --version`; it never fails
+//! the build: a compiler it cannot ask is taken to be the oldest supported
+//! (1.75).
 
 use std::env;
 use std::process::Command;
 
+const KQUEUE_OS: &[&str] = &["macos", "ios", "freebsd", "netbsd", "openbsd", "dragonfly"];
+const EPOLL_OS: &[&str] = &["linux", "android"];
+const SOCK_FLAGS_OS: &[&str] = &[
+    "linux",
+    "android",
+    "freebsd",
+    "dragonfly",
+    "netbsd",
+    "openbsd",
+    "illumos",
+];
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RUSTC");
+
     let minor = rustc_minor();
+    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
+    let family = env::var("CARGO_CFG_TARGET_FAMILY").unwrap_or_default();
+    let unix = family.split(',').any(|f| f == "unix");
+    let windows = family.split(',').any(|f| f == "windows");
+    let feature =
+        |name: &str| env::var_os(format!("CARGO_FEATURE_{}", name.to_uppercase())).is_some();
+
+    let epoll = feature("epoll") && EPOLL_OS.contains(&os.as_str());
+    let kqueue_os = KQUEUE_OS.contains(&os.as_str());
+    let poll = feature("poll") && unix;
+    let wasi = feature("wasi") && os == "wasi";
+    let iocp = feature("iocp") && feature("std") && windows;
+    let cfgs = [
+        ("rouse_epoll", epoll),
+        ("rouse_kqueue", feature("kqueue") && kqueue_os),
+        ("rouse_kqueue_os", kqueue_os),
+        ("rouse_poll", poll),
+        ("rouse_wasi", wasi),
+        ("rouse_iocp", iocp),
+        ("rouse_table", poll || wasi || iocp),
+        ("rouse_sock_flags", SOCK_FLAGS_OS.contains(&os.as_str())),
+        ("rouse_storage_full", minor.is_some_and(|m| m >= 83)),
+        ("rouse_core_error", minor.is_some_and(|m| m >= 81)),
+        ("rouse_new_uninit", minor.is_some_and(|m| m >= 82)),
+    ];
     // Each cfg is declared to rustc's cfg checker (Rust 1.80 and later;
-    // older cargos warn about the line), then set if the compiler has it.
-    let checks_cfgs = minor.is_some_and(|minor| minor >= 80);
-    for (cfg, since) in [("rouse_storage_full", 83), ("rouse_core_error", 81)] {
+    // older cargos warn about the line), then set if it holds.
+    let checks_cfgs = minor.is_some_and(|m| m >= 80);
+    for (cfg, on) in cfgs {
         if checks_cfgs {
             println!("cargo:rustc-check-cfg=cfg({cfg})");
         }
-        if minor.is_some_and(|minor| minor >= since) {
+        if on {
             println!("cargo:rustc-cfg={cfg}");
         }
     }

@@ -20,24 +20,15 @@ pub struct Entry {
     pub gen: u32,
 }
 
-impl From<crate::table::Entry<i32>> for Entry {
-    fn from(e: crate::table::Entry<i32>) -> Entry {
-        Entry {
-            raw: e.raw,
-            token: e.token,
-            interests: e.interests,
-            gen: e.gen,
-        }
-    }
-}
+type Regs<const N: usize> = crate::sys::table::Registrations<i32, N>;
 
-/// The token table of the poll(2) and WASI backends, keyed by `i32` fds.
-#[derive(Debug)]
-pub struct TokenTable<const N: usize>(crate::table::TokenTable<i32, N>);
+/// The registrations of the table backends (the table core's), keyed by
+/// `i32` fds.
+pub struct TokenTable<const N: usize>(Regs<N>);
 
 impl<const N: usize> Default for TokenTable<N> {
     fn default() -> Self {
-        TokenTable(crate::table::TokenTable::new())
+        TokenTable(crate::sys::table::Zeroed::zeroed())
     }
 }
 
@@ -52,7 +43,12 @@ impl<const N: usize> TokenTable<N> {
     }
     /// The entry at `i`, in the table's (dense) order.
     pub fn entry(&self, i: usize) -> Option<Entry> {
-        self.0.entries().get(i).copied().map(Entry::from)
+        self.0.entries().get(i).map(|e| Entry {
+            raw: e.raw,
+            token: Token(e.token),
+            interests: e.interests(),
+            gen: e.gen,
+        })
     }
     /// The index of `raw`'s registration.
     pub fn find(&self, raw: i32) -> Option<usize> {
@@ -64,16 +60,31 @@ impl<const N: usize> TokenTable<N> {
     }
     /// Adds a registration.
     pub fn insert(&mut self, raw: i32, token: Token, interests: Interest) -> io::Result<Entry> {
-        self.0.insert(raw, token, interests).map(Entry::from)
+        let i = self
+            .0
+            .insert(raw, token, interests, crate::sys::table::Trigger::Level)?;
+        Ok(self.entry(i).expect("just inserted"))
     }
     /// Changes a registration; returns its index.
     pub fn update(&mut self, raw: i32, token: Token, interests: Interest) -> io::Result<usize> {
-        self.0.update(raw, token, interests)
+        let i = self.0.find(raw).ok_or_else(|| missing(raw))?;
+        self.0.update(i, token, interests);
+        Ok(i)
     }
     /// Removes a registration (moving the last into its index); returns the index.
     pub fn remove(&mut self, raw: i32) -> io::Result<usize> {
-        self.0.remove(raw)
+        let i = self.0.find(raw).ok_or_else(|| missing(raw))?;
+        self.0.remove(i);
+        Ok(i)
     }
+}
+
+fn missing(raw: i32) -> io::Error {
+    io::error(
+        io::ErrorKind::NotFound,
+        "fd is not registered",
+        Some(i64::from(raw)),
+    )
 }
 
 /// The kqueue backend's portable half (`sys/kqueue/abi.rs`), which compiles

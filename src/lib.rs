@@ -71,9 +71,6 @@ mod interest;
 pub mod io;
 mod poll;
 pub mod sys;
-// Unused on Windows, whose IOCP backend keeps slots that never move.
-#[cfg_attr(any(not(feature = "poll"), windows), allow(dead_code))]
-mod table;
 mod token;
 mod waker;
 
@@ -103,7 +100,7 @@ pub mod unix {
 }
 
 /// WASI-only extensions: `SourceFd` for any wasip1 file descriptor.
-#[cfg(all(feature = "wasi", target_os = "wasi"))]
+#[cfg(rouse_wasi)]
 pub mod wasi {
     pub use crate::sys::wasi::SourceFd;
 }

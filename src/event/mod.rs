@@ -4,9 +4,13 @@
 //! hands back; [`Source`] is what [`Registry`](crate::Registry) accepts.
 
 mod events;
+#[cfg(feature = "std")]
+pub(crate) mod io_source;
 mod source;
 
 pub use self::events::{Events, Iter, DEFAULT_CAPACITY};
+#[cfg(feature = "std")]
+pub use self::io_source::IoSource;
 pub use self::source::Source;
 
 use core::fmt;

@@ -101,21 +101,17 @@ pub use self::udp::UdpSocket;
 pub use self::uds::{UnixDatagram, UnixListener, UnixStream};
 
 /// The OS handle of a socket: a file descriptor, or a `SOCKET` on Windows.
-#[cfg(not(windows))]
-pub(crate) type RawSocketHandle = std::os::fd::RawFd;
-/// The OS handle of a socket: a file descriptor, or a `SOCKET` on Windows.
-#[cfg(windows)]
-pub(crate) type RawSocketHandle = std::os::windows::io::RawSocket;
+pub(crate) use crate::event::io_source::RawHandle as RawSocketHandle;
 
 /// `Read` and `Write` for a stream type `$ty` and for `&$ty`, through its
-/// `IoSource` (`inner`): reads re-arm `READABLE` and writes `WRITABLE`
-/// when they meet `WouldBlock`.
+/// `IoSource` (`inner`), which re-arms after `WouldBlock` and after a read
+/// or write that moved less than it was given.
 macro_rules! impl_stream_io {
     ($ty:ty) => {
         impl std::io::Read for $ty {
             #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.read(buf)
+                self.inner.recv(buf)
             }
 
             #[inline]
@@ -123,14 +119,14 @@ macro_rules! impl_stream_io {
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                std::io::Read::read_vectored(&mut &*self, bufs)
+                std::io::Read::read_vectored(&mut &self.inner, bufs)
             }
         }
 
         impl std::io::Read for &$ty {
             #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.read(buf)
+                self.inner.recv(buf)
             }
 
             #[inline]
@@ -138,47 +134,41 @@ macro_rules! impl_stream_io {
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                self.inner.do_io($crate::Interest::READABLE, |mut s| {
-                    std::io::Read::read_vectored(&mut s, bufs)
-                })
+                std::io::Read::read_vectored(&mut &self.inner, bufs)
             }
         }
 
         impl std::io::Write for $ty {
             #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.write(buf)
+                self.inner.send(buf)
             }
 
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                std::io::Write::write_vectored(&mut &*self, bufs)
+                std::io::Write::write_vectored(&mut &self.inner, bufs)
             }
 
             #[inline]
             fn flush(&mut self) -> std::io::Result<()> {
-                std::io::Write::flush(&mut &*self)
+                std::io::Write::flush(&mut &self.inner)
             }
         }
 
         impl std::io::Write for &$ty {
             #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.write(buf)
+                self.inner.send(buf)
             }
 
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                self.inner.do_io($crate::Interest::WRITABLE, |mut s| {
-                    std::io::Write::write_vectored(&mut s, bufs)
-                })
+                std::io::Write::write_vectored(&mut &self.inner, bufs)
             }
 
             #[inline]
             fn flush(&mut self) -> std::io::Result<()> {
-                self.inner.do_io($crate::Interest::WRITABLE, |mut s| {
-                    std::io::Write::flush(&mut s)
-                })
+                std::io::Write::flush(&mut &self.inner)
             }
         }
     };
@@ -229,14 +219,14 @@ macro_rules! impl_fd {
         impl std::os::fd::AsRawFd for $ty {
             #[inline]
             fn as_raw_fd(&self) -> std::os::fd::RawFd {
-                std::os::fd::AsRawFd::as_raw_fd(self.inner.get())
+                std::os::fd::AsRawFd::as_raw_fd(self.inner.get_ref())
             }
         }
 
         impl std::os::fd::AsFd for $ty {
             #[inline]
             fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-                std::os::fd::AsFd::as_fd(self.inner.get())
+                std::os::fd::AsFd::as_fd(self.inner.get_ref())
             }
         }
 
@@ -271,7 +261,7 @@ macro_rules! impl_fd {
 
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(self.inner.get(), f)
+                std::fmt::Debug::fmt(self.inner.get_ref(), f)
             }
         }
     };
@@ -285,14 +275,14 @@ macro_rules! impl_fd {
         impl std::os::windows::io::AsRawSocket for $ty {
             #[inline]
             fn as_raw_socket(&self) -> std::os::windows::io::RawSocket {
-                std::os::windows::io::AsRawSocket::as_raw_socket(self.inner.get())
+                std::os::windows::io::AsRawSocket::as_raw_socket(self.inner.get_ref())
             }
         }
 
         impl std::os::windows::io::AsSocket for $ty {
             #[inline]
             fn as_socket(&self) -> std::os::windows::io::BorrowedSocket<'_> {
-                std::os::windows::io::AsSocket::as_socket(self.inner.get())
+                std::os::windows::io::AsSocket::as_socket(self.inner.get_ref())
             }
         }
 
@@ -329,7 +319,7 @@ macro_rules! impl_fd {
 
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                std::fmt::Debug::fmt(self.inner.get(), f)
+                std::fmt::Debug::fmt(self.inner.get_ref(), f)
             }
         }
     };

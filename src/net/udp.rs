@@ -6,7 +6,7 @@
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use crate::net::io_source::IoSource;
+use crate::event::IoSource;
 use crate::net::{impl_fd, impl_source};
 use crate::Interest;
 
@@ -73,12 +73,12 @@ impl UdpSocket {
 
     /// The address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.inner.get_ref().local_addr()
     }
 
     /// The address this socket is connected to; `NotConnected` if none.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
+        self.inner.get_ref().peer_addr()
     }
 
     /// Sends `buf` as one datagram to `target`; returns the bytes sent.
@@ -118,87 +118,87 @@ impl UdpSocket {
     /// from other addresses are dropped. Does not block (UDP has no
     /// handshake).
     pub fn connect(&self, addr: SocketAddr) -> io::Result<()> {
-        self.inner.get().connect(addr)
+        self.inner.get_ref().connect(addr)
     }
 
     /// Sets `SO_BROADCAST`: whether datagrams may go to a broadcast address.
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
-        self.inner.get().set_broadcast(on)
+        self.inner.get_ref().set_broadcast(on)
     }
 
     /// Whether `SO_BROADCAST` is set.
     pub fn broadcast(&self) -> io::Result<bool> {
-        self.inner.get().broadcast()
+        self.inner.get_ref().broadcast()
     }
 
     /// Sets `IP_MULTICAST_LOOP`: whether this host's own IPv4 multicast
     /// datagrams are looped back to it.
     pub fn set_multicast_loop_v4(&self, on: bool) -> io::Result<()> {
-        self.inner.get().set_multicast_loop_v4(on)
+        self.inner.get_ref().set_multicast_loop_v4(on)
     }
 
     /// Whether `IP_MULTICAST_LOOP` is set.
     pub fn multicast_loop_v4(&self) -> io::Result<bool> {
-        self.inner.get().multicast_loop_v4()
+        self.inner.get_ref().multicast_loop_v4()
     }
 
     /// Sets `IP_MULTICAST_TTL`, the time-to-live of IPv4 multicast datagrams.
     pub fn set_multicast_ttl_v4(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_multicast_ttl_v4(ttl)
+        self.inner.get_ref().set_multicast_ttl_v4(ttl)
     }
 
     /// The `IP_MULTICAST_TTL`.
     pub fn multicast_ttl_v4(&self) -> io::Result<u32> {
-        self.inner.get().multicast_ttl_v4()
+        self.inner.get_ref().multicast_ttl_v4()
     }
 
     /// Sets `IPV6_MULTICAST_LOOP`.
     pub fn set_multicast_loop_v6(&self, on: bool) -> io::Result<()> {
-        self.inner.get().set_multicast_loop_v6(on)
+        self.inner.get_ref().set_multicast_loop_v6(on)
     }
 
     /// Whether `IPV6_MULTICAST_LOOP` is set.
     pub fn multicast_loop_v6(&self) -> io::Result<bool> {
-        self.inner.get().multicast_loop_v6()
+        self.inner.get_ref().multicast_loop_v6()
     }
 
     /// Joins the IPv4 multicast group `group` on the interface `interface`
     /// (`0.0.0.0` lets the OS choose).
     pub fn join_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.inner.get().join_multicast_v4(group, interface)
+        self.inner.get_ref().join_multicast_v4(group, interface)
     }
 
     /// Joins the IPv6 multicast group `group` on interface index `interface`
     /// (0 lets the OS choose).
     pub fn join_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
-        self.inner.get().join_multicast_v6(group, interface)
+        self.inner.get_ref().join_multicast_v6(group, interface)
     }
 
     /// Leaves an IPv4 multicast group; see
     /// [`join_multicast_v4`](UdpSocket::join_multicast_v4).
     pub fn leave_multicast_v4(&self, group: &Ipv4Addr, interface: &Ipv4Addr) -> io::Result<()> {
-        self.inner.get().leave_multicast_v4(group, interface)
+        self.inner.get_ref().leave_multicast_v4(group, interface)
     }
 
     /// Leaves an IPv6 multicast group; see
     /// [`join_multicast_v6`](UdpSocket::join_multicast_v6).
     pub fn leave_multicast_v6(&self, group: &Ipv6Addr, interface: u32) -> io::Result<()> {
-        self.inner.get().leave_multicast_v6(group, interface)
+        self.inner.get_ref().leave_multicast_v6(group, interface)
     }
 
     /// Sets the IP time-to-live (`IP_TTL`) of datagrams sent.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
+        self.inner.get_ref().set_ttl(ttl)
     }
 
     /// The IP time-to-live (`IP_TTL`); see [`set_ttl`](UdpSocket::set_ttl).
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
+        self.inner.get_ref().ttl()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.inner.get_ref().take_error()
     }
 
     /// Runs `f`, an operation of the caller's own on this socket's fd (a

@@ -1,10 +1,12 @@
 //! Re-arming, for backends that emulate edge triggering.
 //!
-//! poll(2) is level-triggered. To give the edge-triggered contract, the
-//! poll(2) backend stops watching a direction once it has reported it, until
-//! the source is re-armed. rouse's net types re-arm the direction whose
-//! operation returned `WouldBlock` through the [`Arm`] they got at
-//! registration; backends whose kernel reports edges hand out no `Arm`.
+//! poll(2), WASI's `poll_oneoff` and AFD polls report levels. To give the
+//! edge-triggered contract, the table backends stop watching a condition
+//! once they have reported it, until the source is re-armed. rouse's
+//! sources that re-arm themselves (the net types, pipes, `IoSource`) do it
+//! through the [`Arm`] they got at registration, when an operation returns
+//! `WouldBlock`, and end their registration through it when they are
+//! dropped; backends whose kernel reports edges hand out no `Arm`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -17,6 +19,10 @@ pub trait Rearm: Send + Sync {
     /// table index was `hint` when it was made. Does nothing if that
     /// registration is gone.
     fn rearm(&self, raw: u64, gen: u32, hint: usize, interests: Interest);
+
+    /// Ends the registration `(raw, gen)` (its source is being dropped).
+    /// Does nothing if that registration is gone.
+    fn forget(&self, raw: u64, gen: u32, hint: usize);
 }
 
 /// A registration's handle for re-arming itself after `WouldBlock`.
@@ -47,6 +53,12 @@ impl Arm {
     #[inline]
     pub fn rearm(&self, interests: Interest) {
         self.target.rearm(self.raw, self.gen, self.hint, interests);
+    }
+
+    /// Ends the registration, if it is still there: what a source does when
+    /// it is dropped while registered.
+    pub fn forget(&self) {
+        self.target.forget(self.raw, self.gen, self.hint);
     }
 }
 

@@ -12,101 +12,56 @@ use crate::{io, Interest, Token};
 #[cfg(unix)]
 pub(crate) mod unix;
 
-#[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
+// Which backends a build has is decided once, in build.rs, as the cfgs
+// `rouse_epoll`, `rouse_kqueue`, `rouse_poll`, `rouse_wasi`, `rouse_iocp`
+// (a feature on a target that has the backend) and `rouse_table` (any of
+// the last three).
+
+#[cfg(rouse_epoll)]
 pub mod epoll;
-#[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
+#[cfg(any(rouse_epoll, rouse_kqueue))]
+mod one_waker;
+#[cfg(rouse_epoll)]
 pub use self::epoll::EpollSelector;
 
-#[cfg(all(
-    feature = "kqueue",
-    any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )
-))]
+#[cfg(rouse_kqueue)]
 pub mod kqueue;
-#[cfg(all(
-    feature = "kqueue",
-    any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )
-))]
+#[cfg(rouse_kqueue)]
 pub use self::kqueue::KqueueSelector;
 // Elsewhere only kqueue's target-independent half, for its unit tests
 // and the fuzz targets.
-#[cfg(all(
-    any(test, fuzzing),
-    feature = "kqueue",
-    not(any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))
-))]
+#[cfg(all(any(test, fuzzing), feature = "kqueue", not(rouse_kqueue_os)))]
 pub(crate) mod kqueue;
 
-#[cfg(any(
-    all(feature = "poll", unix),
-    all(feature = "wasi", target_os = "wasi"),
-    all(feature = "iocp", feature = "std", windows)
-))]
+#[cfg(rouse_table)]
 mod ready;
-#[cfg(any(
-    all(feature = "poll", unix),
-    all(feature = "wasi", target_os = "wasi"),
-    all(feature = "iocp", feature = "std", windows)
-))]
+#[cfg(rouse_table)]
 pub use self::ready::TableEvent;
-#[cfg(any(
-    all(feature = "poll", unix),
-    all(feature = "wasi", target_os = "wasi"),
-    all(feature = "iocp", feature = "std", windows)
-))]
-// The WASI backend is single-threaded: it needs only `lock`.
-#[cfg_attr(not(all(feature = "poll", unix)), allow(dead_code, unused_imports))]
-mod lock;
-#[cfg(all(feature = "poll", unix))]
+#[cfg(rouse_table)]
+pub mod table;
+#[cfg(rouse_table)]
+pub use self::table::TableSelector;
+
+#[cfg(rouse_poll)]
 pub mod poll;
-#[cfg(any(all(feature = "poll", unix), all(feature = "wasi", target_os = "wasi")))]
-mod shared;
-#[cfg(all(feature = "poll", unix))]
+#[cfg(rouse_poll)]
 pub use self::poll::PollSelector;
 
-#[cfg(all(feature = "wasi", target_os = "wasi"))]
+#[cfg(rouse_wasi)]
 pub mod wasi;
-#[cfg(all(feature = "wasi", target_os = "wasi"))]
+#[cfg(rouse_wasi)]
 pub use self::wasi::WasiSelector;
 
 // Windows: a completion port and AFD polls; needs `std` (see iocp/mod.rs).
-#[cfg(all(feature = "iocp", feature = "std", windows))]
+#[cfg(rouse_iocp)]
 pub mod iocp;
-#[cfg(all(feature = "iocp", feature = "std", windows))]
+#[cfg(rouse_iocp)]
 pub use self::iocp::IocpSelector;
 
 // epoll with a run-time fallback to poll(2), for kernels without epoll.
-#[cfg(all(
-    feature = "epoll",
-    feature = "poll",
-    any(target_os = "linux", target_os = "android")
-))]
+#[cfg(all(rouse_epoll, rouse_poll))]
 pub mod auto;
-#[cfg(all(
-    feature = "epoll",
-    feature = "poll",
-    any(target_os = "linux", target_os = "android")
-))]
+#[cfg(all(rouse_epoll, rouse_poll))]
 pub use self::auto::AutoSelector;
 
 // Bare metal: no backend, a placeholder default (see `none.rs`).
@@ -124,40 +79,33 @@ mod arm;
 
 #[cfg(all(not(feature = "std"), unix))]
 pub(crate) use self::unix::errno_kind;
-#[cfg(all(not(feature = "std"), feature = "wasi", target_os = "wasi"))]
+#[cfg(all(not(feature = "std"), rouse_wasi))]
 pub(crate) use self::wasi::errno_kind;
 
 cfg_if::cfg_if! {
-    if #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))] {
+    if #[cfg(rouse_epoll)] {
         /// The selector `Poll::new()` uses: epoll on Linux and Android
         /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
         /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
         /// otherwise poll(2) on every Unix.
         pub type DefaultSelector = EpollSelector;
-    } else if #[cfg(all(feature = "kqueue", any(
-        target_os = "macos",
-        target_os = "ios",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )))] {
+    } else if #[cfg(rouse_kqueue)] {
         /// The selector `Poll::new()` uses: epoll on Linux and Android
         /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
         /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
         /// otherwise poll(2) on every Unix.
         pub type DefaultSelector = KqueueSelector;
-    } else if #[cfg(all(feature = "poll", unix))] {
+    } else if #[cfg(rouse_poll)] {
         /// The selector `Poll::new()` uses: epoll on Linux and Android
         /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
         /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
         /// otherwise poll(2) on every Unix.
         pub type DefaultSelector = PollSelector;
-    } else if #[cfg(all(feature = "wasi", target_os = "wasi"))] {
+    } else if #[cfg(rouse_wasi)] {
         /// The selector `Poll::new()` uses: on wasm32-wasip1, `poll_oneoff`
         /// when the `wasi` feature is on (which has no `Waker`).
         pub type DefaultSelector = WasiSelector;
-    } else if #[cfg(all(feature = "iocp", feature = "std", windows))] {
+    } else if #[cfg(rouse_iocp)] {
         /// The selector `Poll::new()` uses: on Windows, a completion port
         /// with AFD polls when the `iocp` feature (and `std`) is on.
         pub type DefaultSelector = IocpSelector;
@@ -294,7 +242,7 @@ pub trait Selector: Sized {
 /// millisecond (so 1 ns waits 1 ms instead of spinning) and capped at
 /// `i32::MAX` ms (about 24.8 days), so `Duration::MAX` cannot overflow.
 // Used by epoll and poll(2); kqueue takes a timespec.
-#[cfg_attr(not(all(unix, feature = "poll")), allow(dead_code))]
+#[cfg_attr(not(rouse_poll), allow(dead_code))]
 #[inline]
 pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
     match timeout {

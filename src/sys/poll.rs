@@ -1,77 +1,92 @@
-//! The poll(2) backend (every Unix; the fallback where epoll is missing).
+//! The poll(2) backend (every Unix; the fallback where epoll is missing):
+//! the [`Driver`] of [`TableSelector`] that waits in poll(2).
 //!
-//! The kernel keeps no registrations, so they live in a `TokenTable` of
-//! `N` entries beside a dense `pollfd` array that is handed to poll(2) as
-//! it is: registering writes one `pollfd`, polling scans only until poll(2)'s
-//! ready count is reached, and nothing is ever allocated after creation.
+//! The table core keeps the registrations; beside them this driver keeps a
+//! dense `pollfd` array that is handed to poll(2) as it is: registering
+//! writes one `pollfd`, polling scans only until poll(2)'s ready count is
+//! reached, and nothing is ever allocated after creation.
 //!
-//! Edge triggering is emulated: once a direction is reported, its bit is
-//! cleared from the `pollfd` (and the fd negated, so poll(2) ignores it, once
-//! no bit is left) until the source is re-armed, by `reregister` or by a net
-//! type that met `WouldBlock`.
+//! Each `pollfd` asks for what its registration watches (see the table
+//! core's rules): `POLLIN` for readable, `POLLRDHUP` for read-closed (Linux
+//! and Android), `POLLOUT` for writable, `POLLPRI` for priority. Errors and
+//! hang-ups (`POLLERR`, `POLLHUP`) are reported by poll(2) whatever is
+//! asked, so once a hang-up is reported (or an error, to an edge
+//! registration) the fd is negated (`!fd`, which poll(2) skips) until the
+//! source is re-armed or reregistered; otherwise a hung-up fd would spin
+//! the poller. `POLLNVAL` (an fd closed behind the table's back) ends the
+//! registration without an event, as epoll forgets a closed fd.
 //!
 //! Threads: the table is locked while poll(2) runs. A registration from
 //! another thread that finds the lock taken signals the notification fd,
 //! which makes the poller leave poll(2), let the registration in and wait
-//! again with the time left; so the change takes effect before that poll
-//! returns, and the poller's own thread never pays for a signal.
+//! again with the time left (the table core's hand-off).
 
-use core::fmt;
-use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 
-use super::lock::{relax, Lock};
 use super::ready::{TableEvent, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
-use super::shared::Shared;
+use super::table::shared::Zeroed;
+use super::table::{Data, Driver, Entry, TableSelector, Trigger, Waited};
+use super::timeout_ms;
 use super::unix::notify::{signal_fd, Notify};
-use super::unix::{check_fd, last_error, monotonic_now, Fd};
-use super::{timeout_ms, Selector};
+use super::unix::{cvt, last_error, Fd};
 use crate::event::Event;
-use crate::table::TokenTable;
 use crate::{io, Interest, Token};
 
 /// The table capacity of the default `PollSelector`.
 pub const DEFAULT_TABLE_CAPACITY: usize = 1024;
 
-/// The poll(2) selector, with room for `N` registrations.
+/// The poll(2) selector, with room for `N` registrations: the table core
+/// with the poll(2) driver.
 ///
-/// With `std` its state is shared (one allocation, made by `new`) so that
+/// With `std` its state is shared (one allocation, made by `new`, with the
+/// table built in place) so that
 /// [`Registry::try_clone`](crate::Registry::try_clone) works and other
 /// threads can register while one polls. Without `std` the state is inline
-/// (no allocation at all) and `try_clone` returns `Unsupported`.
+/// (no allocation at all) and `try_clone` returns `Unsupported`. Memory:
+/// see [`PollNative`] and the README's sizes.
 ///
 /// At most one [`Waker`](crate::Waker) per selector.
-pub struct PollSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
-    state: Shared<State<N>>,
-}
+pub type PollSelector<const N: usize = DEFAULT_TABLE_CAPACITY> = TableSelector<PollDriver, N>;
 
-struct State<const N: usize> {
-    inner: Lock<Inner<N>>,
-    /// Registrations waiting for the poller to leave poll(2).
-    waiting: AtomicUsize,
-    /// Interrupts a poll(2) in progress.
+/// The poll(2) [`Driver`] of the table core (see [`PollSelector`]).
+#[derive(Debug)]
+pub enum PollDriver {}
+
+/// The poll(2) driver's OS objects: the notification fd that interrupts a
+/// poll in progress, and the Waker's fd once a `Waker` is made.
+#[derive(Debug)]
+pub struct PollOs {
     notify: Notify,
+    #[cfg(feature = "std")]
+    wake: std::sync::OnceLock<Notify>,
+    #[cfg(not(feature = "std"))]
+    wake: core::cell::OnceCell<Notify>,
 }
 
 /// The `pollfd`s in the order poll(2) gets them: two fixed ones, then one
 /// per registration. `repr(C)` of `pollfd`s only, so it is one array.
 #[repr(C)]
-struct Fds<const N: usize> {
+pub struct PollNative<const N: usize> {
     notify: libc::pollfd,
     wake: libc::pollfd,
     user: [libc::pollfd; N],
 }
 
+// SAFETY: `pollfd`s are plain integers.
+unsafe impl<const N: usize> Zeroed for PollNative<N> {}
+
 const FIXED_FDS: usize = 2;
 
-struct Inner<const N: usize> {
-    fds: Fds<N>,
-    /// `table.entries()[i]` describes `fds.user[i]`.
-    table: TokenTable<libc::c_int, N>,
-    waker: Option<(Notify, Token)>,
-    /// Where the next scan of `fds.user` starts.
-    cursor: usize,
+/// What identifies an open file: its device and inode numbers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct FileId {
+    dev: u64,
+    ino: u64,
 }
+
+// SAFETY: integers.
+unsafe impl Zeroed for FileId {}
 
 const UNUSED: libc::pollfd = libc::pollfd {
     fd: -1,
@@ -84,233 +99,246 @@ const RDHUP: libc::c_short = libc::POLLRDHUP;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const RDHUP: libc::c_short = 0;
 
-fn poll_bits(interests: Interest) -> libc::c_short {
-    let mut bits = 0;
-    if interests.is_readable() {
-        bits |= libc::POLLIN | RDHUP;
+/// The `events` that watch the conditions `conds` of a registration for
+/// `interests`. A read side closed alone is asked for only by a
+/// registration that reads (epoll asks for `EPOLLRDHUP` only then); a
+/// hang-up of both comes whatever is asked.
+fn poll_events(conds: u8, interests: Interest) -> libc::c_short {
+    let mut events = 0;
+    if conds & READABLE != 0 {
+        events |= libc::POLLIN;
     }
-    if interests.is_writable() {
-        bits |= libc::POLLOUT;
+    if conds & READ_CLOSED != 0 && interests.is_readable() {
+        events |= RDHUP;
     }
-    if interests.is_priority() {
-        bits |= libc::POLLPRI;
+    if conds & WRITABLE != 0 {
+        events |= libc::POLLOUT;
     }
-    bits
+    if conds & PRIORITY != 0 {
+        events |= libc::POLLPRI;
+    }
+    events
 }
 
-impl<const N: usize> State<N> {
-    fn new() -> io::Result<Self> {
-        let notify = Notify::new()?;
-        let fds = Fds {
-            notify: libc::pollfd {
-                fd: notify.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            wake: UNUSED,
-            user: [UNUSED; N],
+/// Makes `pfd` watch what registration `e` watches: negated (skipped by
+/// poll(2)) when there is nothing to watch.
+#[inline]
+fn watch_pollfd(pfd: &mut libc::pollfd, e: &Entry<libc::c_int>) {
+    let conds = e.watching();
+    pfd.events = poll_events(conds, e.interests());
+    pfd.fd = if conds == 0 { !e.raw } else { e.raw };
+}
+
+impl<const N: usize> Driver<N> for PollDriver {
+    type Raw = libc::c_int;
+    type Ident = FileId;
+    type Os = PollOs;
+    type Native = PollNative<N>;
+    type Waker = PollWaker;
+    const NAME: &'static str = "PollSelector";
+
+    fn open() -> io::Result<PollOs> {
+        Ok(PollOs {
+            notify: Notify::new()?,
+            wake: Default::default(),
+        })
+    }
+
+    fn init(os: &PollOs, data: &mut Data<Self, N>) {
+        data.native.notify = libc::pollfd {
+            fd: os.notify.fd(),
+            events: libc::POLLIN,
+            revents: 0,
         };
-        Ok(State {
-            inner: Lock::new(Inner {
-                fds,
-                table: TokenTable::new(),
-                waker: None,
-                cursor: 0,
-            }),
-            waiting: AtomicUsize::new(0),
-            notify,
-        })
+        data.native.wake = UNUSED;
     }
 
-    /// Runs `change` on the table, interrupting a poll(2) in progress on
-    /// another thread if there is one.
-    fn modify<R>(&self, change: impl FnOnce(&mut Inner<N>) -> io::Result<R>) -> io::Result<R> {
-        if let Some(mut inner) = self.inner.try_lock() {
-            return change(&mut inner);
+    fn now() -> Duration {
+        super::unix::monotonic_now()
+    }
+
+    fn check(_: &PollOs, fd: libc::c_int) -> io::Result<FileId> {
+        // A negative number is never a descriptor: the same EBADF as a
+        // closed one, and as epoll and kqueue give (poll(2) would skip it).
+        if fd < 0 {
+            return Err(io::os_error(libc::EBADF));
         }
-        self.waiting.fetch_add(1, Ordering::SeqCst);
-        // If signalling fails the poller still lets go when its poll ends.
-        let _ = self.notify.signal();
-        let mut inner = self.inner.lock();
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        change(&mut inner)
-    }
-
-    fn register(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<(u32, usize)> {
-        check_fd(fd)?;
-        self.modify(|inner| {
-            let entry = inner.table.insert(fd, token, interests)?;
-            let i = inner.table.len() - 1;
-            inner.fds.user[i] = libc::pollfd {
-                fd,
-                events: poll_bits(interests),
-                revents: 0,
-            };
-            Ok((entry.gen, i))
+        // SAFETY: `stat` is plain integers; all zeroes is valid.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        // SAFETY: fstat writes into `st`, a valid `stat`; any fd number is
+        // allowed (a closed one gives EBADF).
+        cvt(unsafe { libc::fstat(fd, &mut st) })?;
+        // The field types differ per platform; both fit 64 bits.
+        #[allow(clippy::unnecessary_cast)]
+        Ok(FileId {
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
         })
     }
 
-    fn reregister(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<(u32, usize)> {
-        self.modify(|inner| {
-            let i = inner.table.update(fd, token, interests)?;
-            inner.fds.user[i] = libc::pollfd {
-                fd,
-                events: poll_bits(interests),
-                revents: 0,
-            };
-            Ok((inner.table.entries()[i].gen, i))
-        })
+    fn attach(_: &PollOs, data: &mut Data<Self, N>, i: usize) -> io::Result<()> {
+        let e = data.regs.get(i);
+        data.native.user[i] = UNUSED;
+        watch_pollfd(&mut data.native.user[i], e);
+        Ok(())
     }
 
-    fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
-        self.modify(|inner| {
-            let i = inner.table.remove(fd)?;
-            // Mirror the table's swap_remove.
-            inner.fds.user[i] = inner.fds.user[inner.table.len()];
-            Ok(())
-        })
+    fn watch(_: &PollOs, data: &mut Data<Self, N>, i: usize) {
+        let e = data.regs.get(i);
+        watch_pollfd(&mut data.native.user[i], e);
     }
 
-    fn select(
-        &self,
+    fn detach(_: &PollOs, _: &mut Data<Self, N>, _: usize) {}
+
+    fn moved(data: &mut Data<Self, N>, to: usize, from: usize) {
+        data.native.user[to] = data.native.user[from];
+    }
+
+    fn wait(
+        os: &PollOs,
+        data: &mut Data<Self, N>,
         events: &mut [Event<PollSelector<N>>],
         timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        let deadline = match timeout {
-            Some(t) if !t.is_zero() => Some(monotonic_now().saturating_add(t)),
-            _ => None,
+    ) -> io::Result<Waited> {
+        let nfds = FIXED_FDS + data.regs.len();
+        // SAFETY: `PollNative` is repr(C) and made of `pollfd`s only, so it
+        // is an array of FIXED_FDS + N pollfds, of which `nfds` are in use;
+        // the pointer comes from the whole struct, which the table lock
+        // keeps exclusively ours for the call.
+        let n = unsafe {
+            libc::poll(
+                (&mut data.native as *mut PollNative<N>).cast::<libc::pollfd>(),
+                nfds as libc::nfds_t,
+                timeout_ms(timeout),
+            )
         };
-        let mut wait = timeout;
-        loop {
-            // Let waiting registrations in before taking the lock again.
-            while self.waiting.load(Ordering::SeqCst) != 0 {
-                relax();
-            }
-            let mut guard = self.inner.lock();
-            let inner = &mut *guard;
-            let nfds = FIXED_FDS + inner.table.len();
-            // SAFETY: `Fds` is repr(C) and made of `pollfd`s only, so it is
-            // an array of FIXED_FDS + N pollfds, of which `nfds` are in use;
-            // the pointer comes from the whole struct, which the lock keeps
-            // exclusively ours for the call.
-            let n = unsafe {
-                libc::poll(
-                    (&mut inner.fds as *mut Fds<N>).cast::<libc::pollfd>(),
-                    nfds as libc::nfds_t,
-                    timeout_ms(wait),
-                )
+        if n <= 0 {
+            // Nothing ready: the timeout passed (or an error, EINTR too).
+            return if n == 0 {
+                Ok(Waited::Ready(0))
+            } else {
+                Err(last_error())
             };
-            if n <= 0 {
-                // Nothing ready: the timeout passed (or an error).
-                return if n == 0 { Ok(0) } else { Err(last_error()) };
-            }
-            let out = self.collect(&mut guard, n as usize, events);
-            drop(guard);
-            if out > 0 {
-                return Ok(out);
-            }
-            // Only the notification fd fired: wait again for the time left.
-            match (deadline, timeout) {
-                (_, None) => {}
-                (Some(deadline), _) => {
-                    let now = monotonic_now();
-                    if now >= deadline {
-                        return Ok(0);
-                    }
-                    wait = Some(deadline - now);
-                }
-                (None, Some(_)) => return Ok(0),
-            }
+        }
+        match collect(os, data, n as usize, events) {
+            0 => Ok(Waited::Again),
+            out => Ok(Waited::Ready(out)),
         }
     }
 
-    /// Turns the `ready` marked `pollfd`s into events; returns how many.
-    /// Out of line, so that a poll that finds nothing (the common case of a
-    /// busy loop with timeout 0) stays short.
-    #[inline(never)]
-    fn collect(
-        &self,
-        inner: &mut Inner<N>,
-        mut ready: usize,
-        events: &mut [Event<PollSelector<N>>],
-    ) -> usize {
-        let mut out = 0;
-        if inner.fds.notify.revents != 0 {
-            ready -= 1;
-            self.notify.drain();
+    fn interrupt(os: &PollOs) {
+        // If signalling fails the poller still lets go when its poll ends.
+        let _ = os.notify.signal();
+    }
+
+    fn new_waker(os: &PollOs, data: &mut Data<Self, N>, _: Token) -> io::Result<PollWaker> {
+        // The table is locked, so no other thread is here: set once.
+        if os.wake.get().is_none() {
+            let _ = os.wake.set(Notify::new()?);
         }
-        if ready > 0 && inner.fds.wake.revents != 0 {
-            ready -= 1;
-            if let Some((wake, token)) = &inner.waker {
-                wake.drain();
-                events[out] = Event::from_raw(PollEvent::new(token.0, READABLE));
-                out += 1;
-            }
+        let Some(wake) = os.wake.get() else {
+            return Err(io::error(
+                io::ErrorKind::Other,
+                "the Waker's fd could not be kept",
+                None,
+            ));
+        };
+        let fd = wake.writer()?;
+        data.native.wake = libc::pollfd {
+            fd: wake.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        Ok(PollWaker { fd })
+    }
+
+    fn wake(waker: &PollWaker) -> io::Result<()> {
+        signal_fd(waker.fd.raw())
+    }
+}
+
+/// Turns the `ready` marked `pollfd`s into events; returns how many.
+/// Out of line, so that a poll that finds nothing (the common case of a
+/// busy loop with timeout 0) stays short.
+#[inline(never)]
+fn collect<const N: usize>(
+    os: &PollOs,
+    data: &mut Data<PollDriver, N>,
+    mut ready: usize,
+    events: &mut [Event<PollSelector<N>>],
+) -> usize {
+    let mut out = 0;
+    if data.native.notify.revents != 0 {
+        ready -= 1;
+        os.notify.drain();
+    }
+    if ready > 0 && data.native.wake.revents != 0 {
+        ready -= 1;
+        if let Some(wake) = os.wake.get() {
+            wake.drain();
         }
-        if ready == 0 {
-            return out;
-        }
-        let entries = inner.table.entries();
-        let user = &mut inner.fds.user[..entries.len()];
-        // Scan from where a full buffer stopped last time (so a small
-        // `Events` cannot starve the sources at the end), and stop as
-        // soon as poll(2)'s count is reached.
-        let len = user.len();
-        let start = if inner.cursor < len { inner.cursor } else { 0 };
-        let (mut i, mut end, mut wrapped) = (start, len, start == 0);
-        while ready > 0 && out < events.len() {
-            let Some(j) = next_ready(user, i, end) else {
-                if wrapped {
-                    break;
-                }
-                (i, end, wrapped) = (0, start, true);
-                continue;
-            };
-            ready -= 1;
-            let pfd = &mut user[j];
-            let entry = &entries[j];
-            let bits = readiness(pfd.revents, entry.interests);
-            disarm(pfd, entry.raw);
-            events[out] = Event::from_raw(PollEvent::new(entry.token.0, bits));
+        if let Some(token) = data.waker_token() {
+            events[out] = Event::from_raw(TableEvent::new(token.0, READABLE));
             out += 1;
-            i = j + 1;
         }
-        if out == events.len() {
-            inner.cursor = i;
-        }
-        out
     }
-
-    fn new_waker(&self, token: Token) -> io::Result<PollWaker> {
-        self.modify(|inner| {
-            if inner.waker.is_some() {
-                return Err(io::error(
-                    io::ErrorKind::AlreadyExists,
-                    "this Poll already has a Waker (the poll(2) backend supports one)",
-                    None,
-                ));
+    if ready == 0 {
+        return out;
+    }
+    // Scan from where a full buffer stopped last time (so a small `Events`
+    // cannot starve the sources at the end), and stop as soon as poll(2)'s
+    // count is reached.
+    let len = data.regs.len();
+    let start = if data.regs.cursor < len {
+        data.regs.cursor
+    } else {
+        0
+    };
+    let (mut i, mut end, mut wrapped) = (start, len, start == 0);
+    while ready > 0 && out < events.len() {
+        let Some(j) = next_ready(&data.native.user[..len], i, end) else {
+            if wrapped {
+                break;
             }
-            let wake = Notify::new()?;
-            let fd = wake.writer()?;
-            inner.fds.wake = libc::pollfd {
-                fd: wake.fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            inner.waker = Some((wake, token));
-            Ok(PollWaker { fd })
-        })
+            (i, end, wrapped) = (0, start, true);
+            continue;
+        };
+        ready -= 1;
+        i = j + 1;
+        let rev = data.native.user[j].revents;
+        let e = *data.regs.get(j);
+        if rev & libc::POLLNVAL != 0 {
+            // Closed behind the table's back: forgotten, as epoll forgets a
+            // closed fd; skipped until then.
+            data.closed(j);
+            data.native.user[j].fd = !e.raw;
+            continue;
+        }
+        if let Some(ev) = data.deliver(j, readiness(rev, e.interests())) {
+            events[out] = Event::from_raw(ev);
+            out += 1;
+        }
+        let e = data.regs.get(j);
+        let pfd = &mut data.native.user[j];
+        watch_pollfd(pfd, e);
+        // poll(2) reports an error or hang-up whatever `events` asks. A
+        // hang-up is final: the fd is skipped from now on (until
+        // `reregister`). An edge registration that has seen an error skips
+        // it until re-armed; a level one hears it at every poll until the
+        // error is taken.
+        let stop = if e.trigger() == Trigger::Edge {
+            libc::POLLERR | libc::POLLHUP
+        } else {
+            libc::POLLHUP
+        };
+        if rev & stop != 0 {
+            pfd.fd = !e.raw;
+        }
     }
+    if out == events.len() {
+        data.regs.cursor = i;
+    }
+    out
 }
 
 /// The index of the first `pollfd` in `fds[from..to]` that poll(2) marked,
@@ -359,32 +387,7 @@ fn word(pfd: &libc::pollfd) -> u64 {
         | ((pfd.revents as u16 as u64) << 48)
 }
 
-/// Stops watching what `pfd` has just reported. An error, hang-up or
-/// invalid fd ends every direction; if nothing is left the fd is negated
-/// (`!fd`), which poll(2) skips, so a hung-up fd cannot spin the poller.
-fn disarm(pfd: &mut libc::pollfd, fd: libc::c_int) {
-    let rev = pfd.revents;
-    if rev & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
-        pfd.events = 0;
-    } else {
-        let mut clear = 0;
-        if rev & (libc::POLLIN | RDHUP) != 0 {
-            clear |= libc::POLLIN | RDHUP;
-        }
-        if rev & libc::POLLPRI != 0 {
-            clear |= libc::POLLPRI;
-        }
-        if rev & libc::POLLOUT != 0 {
-            clear |= libc::POLLOUT;
-        }
-        pfd.events &= !clear;
-    }
-    if pfd.events == 0 {
-        pfd.fd = !fd;
-    }
-}
-
-/// Translates poll(2)'s `revents` into portable readiness. An error or
+/// Translates poll(2)'s `revents` into readiness conditions. An error or
 /// hang-up also marks the directions the source asked for as ready, so a
 /// task waiting on either finds out by trying its operation.
 // `RDHUP` is 0 off Linux and Android, where the masks with it are no-ops.
@@ -426,99 +429,6 @@ impl TableEvent {
     /// with `interests`; for tests of event translation.
     pub fn from_revents(token: Token, revents: libc::c_short, interests: Interest) -> Self {
         TableEvent::new(token.0, readiness(revents, interests))
-    }
-}
-
-impl<const N: usize> Selector for PollSelector<N> {
-    type Raw = libc::c_int;
-    type Event = PollEvent;
-    type Waker = PollWaker;
-
-    const CAPACITY: Option<usize> = Some(N);
-
-    fn new() -> io::Result<Self> {
-        let state = State::new()?;
-        Ok(PollSelector {
-            state: Shared::new(state),
-        })
-    }
-
-    fn try_clone(&self) -> io::Result<Self> {
-        Ok(PollSelector {
-            state: self.state.try_clone()?,
-        })
-    }
-
-    fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
-        self.state.register(fd, token, interests).map(drop)
-    }
-
-    fn reregister(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
-        self.state.reregister(fd, token, interests).map(drop)
-    }
-
-    fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
-        self.state.deregister(fd)
-    }
-
-    fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize> {
-        self.state.select(events, timeout)
-    }
-
-    fn new_waker(&self, token: Token) -> io::Result<PollWaker> {
-        self.state.new_waker(token)
-    }
-
-    fn wake(waker: &PollWaker) -> io::Result<()> {
-        signal_fd(waker.fd.raw())
-    }
-
-    #[cfg(feature = "std")]
-    fn register_armed(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<Option<super::Arm>> {
-        let (gen, i) = self.state.register(fd, token, interests)?;
-        Ok(Some(self.state.arm(fd as u64, gen, i)))
-    }
-
-    #[cfg(feature = "std")]
-    fn reregister_armed(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<Option<super::Arm>> {
-        let (gen, i) = self.state.reregister(fd, token, interests)?;
-        Ok(Some(self.state.arm(fd as u64, gen, i)))
-    }
-}
-
-#[cfg(feature = "std")]
-impl<const N: usize> super::Rearm for State<N> {
-    fn rearm(&self, raw: u64, gen: u32, hint: usize, interests: Interest) {
-        let fd = raw as libc::c_int;
-        let _ = self.modify(|inner| {
-            if let Some(i) = inner.table.find_exact(hint, fd, gen) {
-                let want = poll_bits(inner.table.entries()[i].interests) & poll_bits(interests);
-                let pfd = &mut inner.fds.user[i];
-                pfd.events |= want;
-                if pfd.events != 0 {
-                    pfd.fd = fd;
-                }
-            }
-            Ok(())
-        });
-    }
-}
-
-impl<const N: usize> fmt::Debug for PollSelector<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PollSelector")
-            .field("capacity", &N)
-            .finish_non_exhaustive()
     }
 }
 
@@ -601,26 +511,22 @@ mod tests {
     }
 
     #[test]
-    fn disarm_clears_reported_directions_and_negates_when_empty() {
-        let both = poll_bits(Interest::READABLE | Interest::WRITABLE);
-        let mut pfd = libc::pollfd {
-            fd: 5,
-            events: both,
-            revents: libc::POLLIN,
-        };
-        disarm(&mut pfd, 5);
-        assert_eq!(pfd.events, libc::POLLOUT);
-        assert_eq!(pfd.fd, 5);
-        pfd.revents = libc::POLLOUT;
-        disarm(&mut pfd, 5);
-        assert_eq!(pfd.events, 0);
-        assert!(pfd.fd < 0 && !pfd.fd == 5);
-        let mut pfd = libc::pollfd {
-            fd: 0,
-            events: both,
-            revents: libc::POLLHUP,
-        };
-        disarm(&mut pfd, 0);
-        assert_eq!((pfd.fd, pfd.events), (-1, 0));
+    fn pollfds_ask_for_what_is_watched() {
+        let rw = Interest::READABLE | Interest::WRITABLE;
+        let ev = |conds, interests| poll_events(conds, interests);
+        assert_eq!(
+            ev(READABLE | WRITABLE | READ_CLOSED | ERROR, rw),
+            libc::POLLIN | libc::POLLOUT | RDHUP
+        );
+        // Readable reported: the close can still be seen.
+        assert_eq!(ev(READ_CLOSED | WRITABLE, rw), libc::POLLOUT | RDHUP);
+        // Not a reader: a read side closed alone is not asked for.
+        assert_eq!(
+            ev(READ_CLOSED | WRITABLE, Interest::WRITABLE),
+            libc::POLLOUT
+        );
+        // Errors only: poll(2) reports them with events 0.
+        assert_eq!(ev(ERROR, rw), 0);
+        assert_eq!(ev(0, rw), 0);
     }
 }

@@ -1,43 +1,38 @@
-//! The WASI backend: `poll_oneoff` on wasm32-wasip1 (wasmtime, and any
-//! other preview1 host).
+//! The WASI backend: the [`Driver`] of [`TableSelector`] that waits in
+//! `poll_oneoff`, on wasm32-wasip1 (wasmtime, and any other preview1 host).
 //!
-//! The host keeps no registrations, so they live in a [`TokenTable`] of `N`
-//! entries. Each poll builds one `FD_READ` and/or `FD_WRITE` subscription per
-//! armed registration, plus one clock subscription for the timeout, in arrays
-//! of fixed capacity kept with the table (nothing is allocated after
-//! creation), and translates the host's answers into rouse events: the
-//! subscription's `userdata` is the table index, `FD_READWRITE_HANGUP` is
-//! read- (or write-) closed, and a subscription that failed (a descriptor
-//! closed behind the table's back) is an error event for that source, not a
-//! failed poll.
+//! The table core keeps the registrations. Each poll builds one `FD_READ`
+//! and/or `FD_WRITE` subscription per registration that watches that
+//! direction, plus one clock subscription for the timeout, in arrays of
+//! fixed capacity kept with the table (nothing is allocated after
+//! creation), and translates the host's answers into readiness conditions:
+//! the subscription's `userdata` is the table index, `FD_READWRITE_HANGUP`
+//! is read- (or write-) closed, and a subscription that failed is an error
+//! for that source, or, for a descriptor closed behind the table's back
+//! (`EBADF`), the end of its registration, without an event, as epoll
+//! forgets a closed fd.
 //!
-//! `poll_oneoff` is level-triggered. Edge triggering is emulated as the
-//! poll(2) backend does it: a direction, once reported, is not subscribed to
-//! again until the source is re-armed, by `reregister` or by a net type that
-//! met `WouldBlock`.
+//! `poll_oneoff` cannot subscribe to a hang-up alone: a closed direction is
+//! seen with its direction's subscription. So a peer's close after readable
+//! was reported is seen once the source is re-armed (a read that met
+//! `WouldBlock`, or read less than it was given), not before.
 //!
 //! What wasip1 cannot do, this backend says rather than hides: there is no
 //! [`Waker`](crate::Waker) (nothing can interrupt a blocked `poll_oneoff`:
 //! no threads, no signals), and a poll that could never return (no timeout
 //! and nothing to wait for) fails at once instead of hanging.
-//!
-//! It must never allocate after `new`, block without a reason to return, or
-//! drop a reported readiness.
 
-use core::fmt;
 use core::time::Duration;
 
 use ::wasi::{
-    Event as HostEvent, EventFdReadwrite, Subscription, SubscriptionClock, SubscriptionFdReadwrite,
-    SubscriptionU, SubscriptionUU,
+    Event as HostEvent, Subscription, SubscriptionClock, SubscriptionFdReadwrite, SubscriptionU,
+    SubscriptionUU,
 };
 
-use super::lock::Lock;
 use super::ready::{TableEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
-use super::shared::Shared;
-use super::{timeout_ms, Selector};
+use super::table::{Data, Driver, TableSelector, Waited, Zeroed};
+use super::timeout_ms;
 use crate::event::Event;
-use crate::table::TokenTable;
 use crate::{io, Interest, Token};
 
 // `SourceFd` is the same type as on Unix: wasip1 fds are `c_int`s too.
@@ -48,12 +43,13 @@ pub use self::source_fd::SourceFd;
 /// The table capacity of the default `WasiSelector`.
 ///
 /// Smaller than poll(2)'s: each entry also keeps two subscriptions and two
-/// host events (160 bytes), and a wasm stack is 1 MiB by default, which the
-/// no-std build (state inline in the `Poll`) must fit in.
+/// host events (about 200 bytes in all), and a wasm stack is 1 MiB by
+/// default, which the no-std build (state inline in the `Poll`) must fit
+/// in.
 pub const DEFAULT_TABLE_CAPACITY: usize = 256;
 
 /// The `poll_oneoff` selector for wasm32-wasip1, with room for `N`
-/// registrations.
+/// registrations: the table core with the WASI driver.
 ///
 /// With `std` its state is shared (one allocation, made by `new`) so that
 /// [`Registry::try_clone`](crate::Registry::try_clone) works and net types
@@ -71,13 +67,15 @@ pub const DEFAULT_TABLE_CAPACITY: usize = 256;
 ///
 /// A poll with a timeout and nothing registered just sleeps. Timeouts are
 /// rounded up to whole milliseconds, as on the other backends.
-pub struct WasiSelector<const N: usize = DEFAULT_TABLE_CAPACITY> {
-    state: Shared<State<N>>,
-}
+pub type WasiSelector<const N: usize = DEFAULT_TABLE_CAPACITY> = TableSelector<WasiDriver, N>;
 
-struct State<const N: usize> {
-    inner: Lock<Inner<N>>,
-}
+/// The WASI [`Driver`] of the table core (see [`WasiSelector`]).
+#[derive(Debug)]
+pub enum WasiDriver {}
+
+/// The WASI driver's OS objects: none (the host keeps no state for it).
+#[derive(Debug)]
+pub struct WasiOs(());
 
 /// The subscriptions in the order `poll_oneoff` gets them: the clock (when
 /// there is a timeout), then up to two per registration, packed. `repr(C)`
@@ -96,57 +94,36 @@ struct HostEvents<const N: usize> {
     rest: [[HostEvent; 2]; N],
 }
 
-struct Inner<const N: usize> {
+/// The WASI driver's arrays: the subscriptions, the host's answers, and
+/// the readiness found per registration during one poll.
+#[repr(C)]
+pub struct WasiNative<const N: usize> {
     subs: Subscriptions<N>,
     out: HostEvents<N>,
-    /// `table.entries()[i]` is a registration; `armed[i]` the directions
-    /// (`ARM_READ`, `ARM_WRITE`) still subscribed to for it.
-    table: TokenTable<libc::c_int, N>,
-    armed: [u8; N],
-    /// Scratch for one poll: the readiness found for entry `i`, and the
-    /// directions to disarm once it is delivered.
     ready: [u8; N],
-    disarm: [u8; N],
-    /// Where the next delivery scan starts.
-    cursor: usize,
 }
 
-const ARM_READ: u8 = 1;
-const ARM_WRITE: u8 = 2;
+// SAFETY: `Subscription` and `HostEvent` are `repr(C)` records of integers,
+// integer newtypes and a union of such (a zero tag is the clock variant,
+// itself integers), so all-zero is a valid value of each; `ready` is bytes.
+unsafe impl<const N: usize> Zeroed for WasiNative<N> {}
+
+/// What identifies a file on the host: its device and inode numbers, or
+/// zeros where the host does not say (sockets often have no rights to ask).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub struct HostFileId {
+    dev: u64,
+    ino: u64,
+}
+
+// SAFETY: integers.
+unsafe impl Zeroed for HostFileId {}
+
+const UNKNOWN: HostFileId = HostFileId { dev: 0, ino: 0 };
 
 /// The `userdata` of the clock subscription (table indexes are below `N`).
 const CLOCK: u64 = u64::MAX;
-
-const EMPTY_SUBSCRIPTION: Subscription = Subscription {
-    userdata: 0,
-    u: SubscriptionU {
-        tag: ::wasi::EVENTTYPE_FD_READ.raw(),
-        u: SubscriptionUU {
-            fd_read: SubscriptionFdReadwrite { file_descriptor: 0 },
-        },
-    },
-};
-
-const EMPTY_EVENT: HostEvent = HostEvent {
-    userdata: 0,
-    error: ::wasi::ERRNO_SUCCESS,
-    type_: ::wasi::EVENTTYPE_CLOCK,
-    fd_readwrite: EventFdReadwrite {
-        nbytes: 0,
-        flags: 0,
-    },
-};
-
-fn arm_bits(interests: Interest) -> u8 {
-    let mut bits = 0;
-    if interests.is_readable() {
-        bits |= ARM_READ;
-    }
-    if interests.is_writable() {
-        bits |= ARM_WRITE;
-    }
-    bits
-}
 
 fn fd_subscription(kind: ::wasi::Eventtype, fd: libc::c_int, index: usize) -> Subscription {
     let fd = SubscriptionFdReadwrite {
@@ -184,16 +161,18 @@ fn clock_subscription(timeout: Duration) -> Subscription {
     }
 }
 
-/// Translates one host event for a source registered with `interests`
-/// into portable readiness and the directions it disarms.
-fn readiness(ev: &HostEvent, interests: Interest) -> (u8, u8) {
+/// What one host event says about a source registered with `interests`:
+/// readiness conditions, or `None` if its descriptor is closed.
+fn readiness(ev: &HostEvent, interests: Interest) -> Option<u8> {
     let read = ev.type_ == ::wasi::EVENTTYPE_FD_READ;
     let hangup = ev.fd_readwrite.flags & ::wasi::EVENTRWFLAGS_FD_READWRITE_HANGUP != 0;
+    if ev.error == ::wasi::ERRNO_BADF {
+        return None;
+    }
     if ev.error != ::wasi::ERRNO_SUCCESS {
-        // The subscription failed (a closed fd, an fd the host cannot
-        // poll): an error for this source, reported on the directions it
-        // asks for so a task waiting on either finds out. Every direction
-        // is disarmed, so a dead fd cannot spin the poller.
+        // The subscription failed (an fd the host cannot poll): an error
+        // for this source, reported on the directions it asks for so a task
+        // waiting on either finds out.
         let mut bits = ERROR;
         if interests.is_readable() {
             bits |= READABLE;
@@ -201,14 +180,14 @@ fn readiness(ev: &HostEvent, interests: Interest) -> (u8, u8) {
         if interests.is_writable() {
             bits |= WRITABLE;
         }
-        return (bits, ARM_READ | ARM_WRITE);
+        return Some(bits);
     }
-    match (read, hangup) {
-        (true, false) => (READABLE, ARM_READ),
-        (true, true) => (READABLE | READ_CLOSED, ARM_READ),
-        (false, false) => (WRITABLE, ARM_WRITE),
-        (false, true) => (WRITABLE | WRITE_CLOSED, ARM_WRITE),
-    }
+    Some(match (read, hangup) {
+        (true, false) => READABLE,
+        (true, true) => READABLE | READ_CLOSED,
+        (false, false) => WRITABLE,
+        (false, true) => WRITABLE | WRITE_CLOSED,
+    })
 }
 
 #[cold]
@@ -216,14 +195,8 @@ fn host_error(errno: ::wasi::Errno) -> io::Error {
     io::os_error(i32::from(errno.raw()))
 }
 
-/// Fails with a clear error unless `fd` names an open descriptor, so that
-/// registering a closed fd fails at once.
-fn check_fd(fd: libc::c_int) -> io::Result<()> {
-    // A negative number is never a descriptor: EBADF, as for a closed one
-    // and as on the other backends.
-    if fd < 0 {
-        return Err(host_error(::wasi::ERRNO_BADF));
-    }
+/// Whether `fd` is open (`EBADF` if not).
+fn check_open(fd: libc::c_int) -> io::Result<()> {
     // SAFETY: fd_fdstat_get only reads the descriptor's status into a value
     // it returns; any fd number is allowed (a bad one gives EBADF).
     unsafe { ::wasi::fd_fdstat_get(fd as u32) }
@@ -231,92 +204,65 @@ fn check_fd(fd: libc::c_int) -> io::Result<()> {
         .map_err(host_error)
 }
 
-impl<const N: usize> State<N> {
-    fn new() -> Self {
-        State {
-            inner: Lock::new(Inner {
-                subs: Subscriptions {
-                    clock: EMPTY_SUBSCRIPTION,
-                    fds: [[EMPTY_SUBSCRIPTION; 2]; N],
-                },
-                out: HostEvents {
-                    first: EMPTY_EVENT,
-                    rest: [[EMPTY_EVENT; 2]; N],
-                },
-                table: TokenTable::new(),
-                armed: [0; N],
-                ready: [0; N],
-                disarm: [0; N],
-                cursor: 0,
+impl<const N: usize> Driver<N> for WasiDriver {
+    type Raw = libc::c_int;
+    type Ident = HostFileId;
+    type Os = WasiOs;
+    type Native = WasiNative<N>;
+    type Waker = WasiWaker;
+    const NAME: &'static str = "WasiSelector";
+
+    fn open() -> io::Result<WasiOs> {
+        Ok(WasiOs(()))
+    }
+
+    fn now() -> Duration {
+        // SAFETY: clock_time_get returns the time or an error; it writes
+        // nothing of ours.
+        let ns = unsafe { ::wasi::clock_time_get(::wasi::CLOCKID_MONOTONIC, 1) }.unwrap_or(0);
+        Duration::from_nanos(ns)
+    }
+
+    fn check(_: &WasiOs, fd: libc::c_int) -> io::Result<HostFileId> {
+        // A negative number is never a descriptor: EBADF, as for a closed
+        // one and as on the other backends.
+        if fd < 0 {
+            return Err(host_error(::wasi::ERRNO_BADF));
+        }
+        // SAFETY: fd_filestat_get only reads the descriptor's attributes
+        // into a value it returns; any fd number is allowed.
+        match unsafe { ::wasi::fd_filestat_get(fd as u32) } {
+            Ok(st) => Ok(HostFileId {
+                dev: st.dev,
+                ino: st.ino,
             }),
+            Err(e) if e == ::wasi::ERRNO_BADF => Err(host_error(e)),
+            // No right to ask (sockets): open, identity unknown.
+            Err(_) => check_open(fd).map(|()| UNKNOWN),
         }
     }
 
-    fn register(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<(u32, usize)> {
-        check_fd(fd)?;
-        let mut inner = self.inner.lock();
-        let entry = inner.table.insert(fd, token, interests)?;
-        let i = inner.table.len() - 1;
-        inner.armed[i] = arm_bits(interests);
-        Ok((entry.gen, i))
+    fn stale(_: &WasiOs, data: &Data<Self, N>, i: usize, ident: HostFileId) -> bool {
+        let old = data.idents[i];
+        old != ident && old != UNKNOWN && ident != UNKNOWN
     }
 
-    fn reregister(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<(u32, usize)> {
-        let mut inner = self.inner.lock();
-        let i = inner.table.update(fd, token, interests)?;
-        inner.armed[i] = arm_bits(interests);
-        Ok((inner.table.entries()[i].gen, i))
-    }
-
-    fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
-        let mut inner = self.inner.lock();
-        let i = inner.table.remove(fd)?;
-        // Mirror the table's swap_remove.
-        let last = inner.table.len();
-        inner.armed[i] = inner.armed[last];
+    fn attach(_: &WasiOs, _: &mut Data<Self, N>, _: usize) -> io::Result<()> {
         Ok(())
     }
 
-    fn select(
-        &self,
+    fn watch(_: &WasiOs, _: &mut Data<Self, N>, _: usize) {}
+
+    fn detach(_: &WasiOs, _: &mut Data<Self, N>, _: usize) {}
+
+    fn moved(_: &mut Data<Self, N>, _: usize, _: usize) {}
+
+    fn wait(
+        _: &WasiOs,
+        data: &mut Data<Self, N>,
         events: &mut [Event<WasiSelector<N>>],
         timeout: Option<Duration>,
-    ) -> io::Result<usize> {
-        let mut guard = self.inner.lock();
-        let inner = &mut *guard;
-        let result = inner.wait(timeout);
-        let n = match result {
-            Ok(()) => inner.deliver(events),
-            Err(_) => 0,
-        };
-        let len = inner.table.len();
-        inner.ready[..len].fill(0);
-        inner.disarm[..len].fill(0);
-        result.map(|()| n)
-    }
-}
-
-impl<const N: usize> Inner<N> {
-    /// Waits in `poll_oneoff` and records what it reports in `ready` and
-    /// `disarm`.
-    ///
-    /// A host may fail the whole call with `EBADF` when one descriptor was
-    /// closed behind the table's back (wasmtime's preview1 host does),
-    /// instead of failing that subscription. Then the armed descriptors are
-    /// checked one by one; those that are gone become error events for
-    /// their sources, and the others are polled again without waiting, as
-    /// readiness is already there to return.
-    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    ) -> io::Result<Waited> {
         let mut found_bad = false;
         loop {
             let wait = if found_bad {
@@ -324,12 +270,19 @@ impl<const N: usize> Inner<N> {
             } else {
                 timeout
             };
-            match self.poll_once(wait) {
-                Ok(()) => return Ok(()),
-                Err(PollError::NothingToPoll) if found_bad => return Ok(()),
-                Err(PollError::NothingToPoll) => return Err(nothing_to_wait_for(self.table.len())),
+            match poll_once(data, wait) {
+                Ok(()) => break,
+                Err(PollError::NothingToPoll) if found_bad => break,
+                Err(PollError::NothingToPoll) => return Err(nothing_to_wait_for(data.regs.len())),
+                // A host may fail the whole call with EBADF when one
+                // descriptor was closed behind the table's back (wasmtime's
+                // preview1 host does), instead of failing that
+                // subscription. Then the descriptors are checked one by
+                // one; those that are gone end their registrations, and the
+                // others are polled again without waiting, as readiness is
+                // already there to return.
                 Err(PollError::Host(e)) if e == ::wasi::ERRNO_BADF && !found_bad => {
-                    found_bad = self.mark_closed_fds();
+                    found_bad = mark_closed_fds(data);
                     if !found_bad {
                         return Err(host_error(e));
                     }
@@ -337,121 +290,25 @@ impl<const N: usize> Inner<N> {
                 Err(PollError::Host(e)) => return Err(host_error(e)),
             }
         }
+        match deliver(data, events) {
+            0 if found_bad => Ok(Waited::Again),
+            n => Ok(Waited::Ready(n)),
+        }
     }
 
-    /// One `poll_oneoff` over the armed directions of the sources not
-    /// already found closed, plus the clock if there is a timeout.
-    fn poll_once(&mut self, timeout: Option<Duration>) -> Result<(), PollError> {
-        let entries = self.table.entries();
-        // One subscription per armed direction, packed after the clock.
-        let fds = self.subs.fds.as_flattened_mut();
-        let mut k = 0;
-        for (i, entry) in entries.iter().enumerate() {
-            let armed = if self.ready[i] & ERROR != 0 {
-                0
-            } else {
-                self.armed[i]
-            };
-            if armed & ARM_READ != 0 {
-                fds[k] = fd_subscription(::wasi::EVENTTYPE_FD_READ, entry.raw, i);
-                k += 1;
-            }
-            if armed & ARM_WRITE != 0 {
-                fds[k] = fd_subscription(::wasi::EVENTTYPE_FD_WRITE, entry.raw, i);
-                k += 1;
-            }
-        }
-        let (first, count) = match timeout {
-            Some(t) => {
-                self.subs.clock = clock_subscription(t);
-                let all = &self.subs as *const Subscriptions<N>;
-                (all.cast::<Subscription>(), k + 1)
-            }
-            None if k == 0 => return Err(PollError::NothingToPoll),
-            None => (self.subs.fds.as_ptr().cast::<Subscription>(), k),
-        };
-        // SAFETY: `Subscriptions` and `HostEvents` are repr(C) and made of
-        // `Subscription`s (resp. `HostEvent`s) only, so each is an array of
-        // 1 + 2N. `first` points at the clock (then `count` = 1 + k) or at
-        // the first fd subscription (then `count` = k), so `count` in-use
-        // subscriptions follow it within the array; the host writes at most
-        // `count` <= 1 + 2N events into `out`. The lock keeps both ours.
-        let got = unsafe {
-            ::wasi::poll_oneoff(
-                first,
-                (&mut self.out as *mut HostEvents<N>).cast::<HostEvent>(),
-                count,
-            )
-        }
-        .map_err(PollError::Host)?;
+    fn interrupt(_: &WasiOs) {}
 
-        // Merge the read and write answers of each source.
-        let out = core::iter::once(&self.out.first).chain(self.out.rest.as_flattened());
-        for ev in out.take(got) {
-            if ev.type_ == ::wasi::EVENTTYPE_CLOCK {
-                continue;
-            }
-            let Some(i) = usize::try_from(ev.userdata)
-                .ok()
-                .filter(|&i| i < entries.len())
-            else {
-                continue;
-            };
-            let (bits, disarm) = readiness(ev, entries[i].interests);
-            self.ready[i] |= bits;
-            self.disarm[i] |= disarm;
-        }
-        Ok(())
+    fn new_waker(_: &WasiOs, _: &mut Data<Self, N>, _: Token) -> io::Result<WasiWaker> {
+        Err(io::error(
+            io::ErrorKind::Unsupported,
+            "Waker is not available on wasip1: nothing can wake a blocked poll_oneoff \
+             (no threads, no signals); poll with a timeout instead",
+            None,
+        ))
     }
 
-    /// Marks every armed source whose descriptor is gone as an error event;
-    /// returns whether there was one.
-    #[cold]
-    fn mark_closed_fds(&mut self) -> bool {
-        let mut found = false;
-        for (i, entry) in self.table.entries().iter().enumerate() {
-            if self.armed[i] != 0 && check_fd(entry.raw).is_err() {
-                let failed = HostEvent {
-                    error: ::wasi::ERRNO_BADF,
-                    ..EMPTY_EVENT
-                };
-                let (bits, disarm) = readiness(&failed, entry.interests);
-                self.ready[i] |= bits;
-                self.disarm[i] |= disarm;
-                found = true;
-            }
-        }
-        found
-    }
-
-    /// Writes the recorded readiness into `events`, starting where a full
-    /// buffer stopped last time so that a small `Events` cannot starve the
-    /// sources at the end, and disarms what it delivers. What does not fit
-    /// stays armed, and the level-triggered host reports it again.
-    fn deliver(&mut self, events: &mut [Event<WasiSelector<N>>]) -> usize {
-        let entries = self.table.entries();
-        let len = entries.len();
-        let mut i = if self.cursor < len { self.cursor } else { 0 };
-        let mut n = 0;
-        for _ in 0..len {
-            if n == events.len() {
-                break;
-            }
-            if i == len {
-                i = 0;
-            }
-            if self.ready[i] != 0 {
-                let token = entries[i].token;
-                events[n] = Event::from_raw(WasiEvent::new(token.0, self.ready[i]));
-                self.armed[i] &= !self.disarm[i];
-                n += 1;
-            }
-            i += 1;
-        }
-        if n == events.len() {
-            self.cursor = i;
-        }
-        n
+    fn wake(waker: &WasiWaker) -> io::Result<()> {
+        match *waker {}
     }
 }
 
@@ -461,6 +318,137 @@ enum PollError {
     NothingToPoll,
     /// The host's error for the whole call.
     Host(::wasi::Errno),
+}
+
+/// One `poll_oneoff` over the watched directions, plus the clock if there
+/// is a timeout; records what it reports in `ready`.
+fn poll_once<const N: usize>(
+    data: &mut Data<WasiDriver, N>,
+    timeout: Option<Duration>,
+) -> Result<(), PollError> {
+    let native = &mut data.native;
+    let entries = data.regs.entries();
+    // One subscription per watched direction, packed after the clock. A
+    // closed direction is only seen with its direction's subscription
+    // (`poll_oneoff` has no hang-up alone), so it does not subscribe.
+    let mut k = 0;
+    for (i, e) in entries.iter().enumerate() {
+        native.ready[i] = 0;
+        let watching = e.watching();
+        if watching & READABLE != 0 {
+            native.subs.fds[k / 2][k % 2] = fd_subscription(::wasi::EVENTTYPE_FD_READ, e.raw, i);
+            k += 1;
+        }
+        if watching & WRITABLE != 0 {
+            native.subs.fds[k / 2][k % 2] = fd_subscription(::wasi::EVENTTYPE_FD_WRITE, e.raw, i);
+            k += 1;
+        }
+    }
+    let (first, count) = match timeout {
+        Some(t) => {
+            native.subs.clock = clock_subscription(t);
+            let all = &native.subs as *const Subscriptions<N>;
+            (all.cast::<Subscription>(), k + 1)
+        }
+        None if k == 0 => return Err(PollError::NothingToPoll),
+        None => (native.subs.fds.as_ptr().cast::<Subscription>(), k),
+    };
+    // SAFETY: `Subscriptions` and `HostEvents` are repr(C) and made of
+    // `Subscription`s (resp. `HostEvent`s) only, so each is an array of
+    // 1 + 2N. `first` points at the clock (then `count` = 1 + k) or at the
+    // first fd subscription (then `count` = k), so `count` in-use
+    // subscriptions follow it within the array; the host writes at most
+    // `count` <= 1 + 2N events into `out`. The table lock keeps both ours.
+    let got = unsafe {
+        ::wasi::poll_oneoff(
+            first,
+            (&mut native.out as *mut HostEvents<N>).cast::<HostEvent>(),
+            count,
+        )
+    }
+    .map_err(PollError::Host)?;
+
+    // Merge the read and write answers of each source.
+    for j in 0..got.min(1 + 2 * N) {
+        let ev = if j == 0 {
+            native.out.first
+        } else {
+            native.out.rest[(j - 1) / 2][(j - 1) % 2]
+        };
+        if ev.type_ == ::wasi::EVENTTYPE_CLOCK {
+            continue;
+        }
+        let Some(i) = usize::try_from(ev.userdata)
+            .ok()
+            .filter(|&i| i < entries.len())
+        else {
+            continue;
+        };
+        native.ready[i] |= readiness(&ev, entries[i].interests()).unwrap_or(GONE);
+    }
+    let len = entries.len();
+    for i in 0..len {
+        if data.native.ready[i] & GONE != 0 {
+            data.closed(i);
+        }
+    }
+    Ok(())
+}
+
+/// `WasiNative::ready` of a source whose descriptor was found closed (no
+/// readiness condition uses the top bit).
+const GONE: u8 = 0x80;
+
+/// Ends the registration of every source whose descriptor is gone; returns
+/// whether there was one.
+#[cold]
+fn mark_closed_fds<const N: usize>(data: &mut Data<WasiDriver, N>) -> bool {
+    let mut found = false;
+    for i in 0..data.regs.len() {
+        let e = data.regs.get(i);
+        if !e.is_dead() && check_open(e.raw).is_err() {
+            data.closed(i);
+            found = true;
+        }
+    }
+    found
+}
+
+/// Writes the readiness found into `events`, starting where a full buffer
+/// stopped last time so that a small `Events` cannot starve the sources at
+/// the end. What does not fit stays armed, and the level-triggered host
+/// reports it again.
+fn deliver<const N: usize>(
+    data: &mut Data<WasiDriver, N>,
+    events: &mut [Event<WasiSelector<N>>],
+) -> usize {
+    let len = data.regs.len();
+    let mut i = if data.regs.cursor < len {
+        data.regs.cursor
+    } else {
+        0
+    };
+    let mut n = 0;
+    for _ in 0..len {
+        if n == events.len() {
+            break;
+        }
+        if i == len {
+            i = 0;
+        }
+        let ready = data.native.ready[i] & !GONE;
+        if ready != 0 && !data.regs.get(i).is_dead() {
+            if let Some(ev) = data.deliver(i, ready) {
+                events[n] = Event::from_raw(ev);
+                n += 1;
+            }
+        }
+        i += 1;
+    }
+    if n == events.len() {
+        data.regs.cursor = i;
+    }
+    n
 }
 
 #[cold]
@@ -486,98 +474,6 @@ pub type WasiEvent = TableEvent;
 /// no values.
 #[derive(Debug)]
 pub enum WasiWaker {}
-
-impl<const N: usize> Selector for WasiSelector<N> {
-    type Raw = libc::c_int;
-    type Event = WasiEvent;
-    type Waker = WasiWaker;
-
-    const CAPACITY: Option<usize> = Some(N);
-
-    fn new() -> io::Result<Self> {
-        let state = State::new();
-        Ok(WasiSelector {
-            state: Shared::new(state),
-        })
-    }
-
-    fn try_clone(&self) -> io::Result<Self> {
-        Ok(WasiSelector {
-            state: self.state.try_clone()?,
-        })
-    }
-
-    fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
-        self.state.register(fd, token, interests).map(drop)
-    }
-
-    fn reregister(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
-        self.state.reregister(fd, token, interests).map(drop)
-    }
-
-    fn deregister(&self, fd: libc::c_int) -> io::Result<()> {
-        self.state.deregister(fd)
-    }
-
-    fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize> {
-        self.state.select(events, timeout)
-    }
-
-    fn new_waker(&self, _token: Token) -> io::Result<WasiWaker> {
-        Err(io::error(
-            io::ErrorKind::Unsupported,
-            "Waker is not available on wasip1: nothing can wake a blocked poll_oneoff \
-             (no threads, no signals); poll with a timeout instead",
-            None,
-        ))
-    }
-
-    fn wake(waker: &WasiWaker) -> io::Result<()> {
-        match *waker {}
-    }
-
-    #[cfg(feature = "std")]
-    fn register_armed(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<Option<super::Arm>> {
-        let (gen, i) = self.state.register(fd, token, interests)?;
-        Ok(Some(self.state.arm(fd as u64, gen, i)))
-    }
-
-    #[cfg(feature = "std")]
-    fn reregister_armed(
-        &self,
-        fd: libc::c_int,
-        token: Token,
-        interests: Interest,
-    ) -> io::Result<Option<super::Arm>> {
-        let (gen, i) = self.state.reregister(fd, token, interests)?;
-        Ok(Some(self.state.arm(fd as u64, gen, i)))
-    }
-}
-
-#[cfg(feature = "std")]
-impl<const N: usize> super::Rearm for State<N> {
-    fn rearm(&self, raw: u64, gen: u32, hint: usize, interests: Interest) {
-        let fd = raw as libc::c_int;
-        let mut inner = self.inner.lock();
-        if let Some(i) = inner.table.find_exact(hint, fd, gen) {
-            let want = arm_bits(inner.table.entries()[i].interests) & arm_bits(interests);
-            inner.armed[i] |= want;
-        }
-    }
-}
-
-impl<const N: usize> fmt::Debug for WasiSelector<N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WasiSelector")
-            .field("capacity", &N)
-            .finish_non_exhaustive()
-    }
-}
 
 /// The portable kind of a WASI `errno` value (the mapping std uses for the
 /// codes rouse can meet).
@@ -610,6 +506,17 @@ pub(crate) fn errno_kind(code: i32) -> io::ErrorKind {
 mod tests {
     use super::*;
     use crate::sys::RawEvent;
+    use ::wasi::EventFdReadwrite;
+
+    const EMPTY_EVENT: HostEvent = HostEvent {
+        userdata: 0,
+        error: ::wasi::ERRNO_SUCCESS,
+        type_: ::wasi::EVENTTYPE_CLOCK,
+        fd_readwrite: EventFdReadwrite {
+            nbytes: 0,
+            flags: 0,
+        },
+    };
 
     fn host(kind: ::wasi::Eventtype, error: ::wasi::Errno, flags: u16) -> HostEvent {
         HostEvent {
@@ -628,21 +535,22 @@ mod tests {
         let hup = ::wasi::EVENTRWFLAGS_FD_READWRITE_HANGUP;
         let read = ::wasi::EVENTTYPE_FD_READ;
         let write = ::wasi::EVENTTYPE_FD_WRITE;
-        assert_eq!(readiness(&host(read, ok, 0), r), (READABLE, ARM_READ));
+        assert_eq!(readiness(&host(read, ok, 0), r), Some(READABLE));
         assert_eq!(
             readiness(&host(read, ok, hup), r),
-            (READABLE | READ_CLOSED, ARM_READ)
+            Some(READABLE | READ_CLOSED)
         );
-        assert_eq!(readiness(&host(write, ok, 0), rw), (WRITABLE, ARM_WRITE));
+        assert_eq!(readiness(&host(write, ok, 0), rw), Some(WRITABLE));
         assert_eq!(
             readiness(&host(write, ok, hup), rw),
-            (WRITABLE | WRITE_CLOSED, ARM_WRITE)
+            Some(WRITABLE | WRITE_CLOSED)
         );
-        // A failed subscription is an error on every direction asked for,
-        // and disarms them all.
-        let bad = readiness(&host(write, ::wasi::ERRNO_BADF, 0), rw);
-        assert_eq!(bad, (ERROR | READABLE | WRITABLE, ARM_READ | ARM_WRITE));
-        let ev = WasiEvent::new(7, bad.0);
+        // A failed subscription is an error on every direction asked for;
+        // a closed descriptor ends the registration.
+        let bad = readiness(&host(write, ::wasi::ERRNO_NOTSUP, 0), rw).unwrap();
+        assert_eq!(bad, ERROR | READABLE | WRITABLE);
+        assert_eq!(readiness(&host(read, ::wasi::ERRNO_BADF, 0), rw), None);
+        let ev = WasiEvent::new(7, bad);
         assert!(ev.is_error() && ev.is_readable() && ev.is_writable());
         assert_eq!(ev.token(), Token(7));
         assert!(!ev.is_priority());

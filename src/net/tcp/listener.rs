@@ -7,7 +7,7 @@
 use std::io;
 use std::net::{self, SocketAddr};
 
-use crate::net::io_source::IoSource;
+use crate::event::IoSource;
 use crate::net::{impl_fd, impl_source, socket, TcpStream};
 use crate::Interest;
 
@@ -75,22 +75,22 @@ impl TcpListener {
 
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.inner.get_ref().local_addr()
     }
 
     /// Sets the IP time-to-live (`IP_TTL`) of sockets from this listener.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
+        self.inner.get_ref().set_ttl(ttl)
     }
 
     /// The IP time-to-live (`IP_TTL`); see [`set_ttl`](TcpListener::set_ttl).
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
+        self.inner.get_ref().ttl()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.inner.get_ref().take_error()
     }
 }
 

@@ -7,13 +7,13 @@
 use std::io;
 use std::net::{self, Shutdown, SocketAddr};
 
-use crate::net::io_source::IoSource;
+use crate::event::IoSource;
 use crate::net::{impl_fd, impl_source, impl_stream_io, socket};
 use crate::Interest;
 
 /// A non-blocking TCP stream between a local and a remote socket.
 ///
-/// Read and write it (it implements [`Read`] and [`Write`], as does
+/// Read and write it (it implements [`Read`](std::io::Read) and [`Write`](std::io::Write), as does
 /// `&TcpStream`) until an operation returns
 /// [`WouldBlock`](io::ErrorKind::WouldBlock), then wait for the next event.
 ///
@@ -73,12 +73,12 @@ impl TcpStream {
     /// The remote address; fails with `NotConnected` while connecting or
     /// after a failed connect.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
+        self.inner.get_ref().peer_addr()
     }
 
     /// The local address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.inner.get_ref().local_addr()
     }
 
     /// Shuts down the read half, the write half, or both.
@@ -86,34 +86,34 @@ impl TcpStream {
     /// After `Shutdown::Write` the peer reads end-of-file (and is told
     /// read-closed where the backend reports it).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get().shutdown(how)
+        self.inner.get_ref().shutdown(how)
     }
 
     /// Sets `TCP_NODELAY`: `true` sends small writes at once instead of
     /// coalescing them (Nagle's algorithm off).
     pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
-        self.inner.get().set_nodelay(nodelay)
+        self.inner.get_ref().set_nodelay(nodelay)
     }
 
     /// Whether `TCP_NODELAY` is set; see [`set_nodelay`](TcpStream::set_nodelay).
     pub fn nodelay(&self) -> io::Result<bool> {
-        self.inner.get().nodelay()
+        self.inner.get_ref().nodelay()
     }
 
     /// Sets the IP time-to-live (`IP_TTL`) of packets sent.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get().set_ttl(ttl)
+        self.inner.get_ref().set_ttl(ttl)
     }
 
     /// The IP time-to-live (`IP_TTL`); see [`set_ttl`](TcpStream::set_ttl).
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get().ttl()
+        self.inner.get_ref().ttl()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it; after a
     /// connect, `Some` means it failed.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.inner.get_ref().take_error()
     }
 
     /// Reads into `buf` without removing the data from the socket's queue.

@@ -9,7 +9,7 @@ use std::net::Shutdown;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 
-use crate::net::io_source::IoSource;
+use crate::event::IoSource;
 use crate::net::{impl_fd, impl_source};
 use crate::Interest;
 
@@ -82,17 +82,17 @@ impl UnixDatagram {
 
     /// Connects to the socket at `path`: `send` and `recv` then use it.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
-        self.inner.get().connect(path)
+        self.inner.get_ref().connect(path)
     }
 
     /// The address this socket is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.inner.get_ref().local_addr()
     }
 
     /// The address this socket is connected to.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
+        self.inner.get_ref().peer_addr()
     }
 
     /// Sends `buf` as one datagram to the socket at `path`.
@@ -119,12 +119,12 @@ impl UnixDatagram {
 
     /// Shuts down the read half, the write half, or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get().shutdown(how)
+        self.inner.get_ref().shutdown(how)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.inner.get_ref().take_error()
     }
 
     /// Runs `f`, an operation of the caller's own on this socket's fd (a

@@ -8,7 +8,7 @@ use std::io;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 
-use crate::net::io_source::IoSource;
+use crate::event::IoSource;
 use crate::net::{impl_fd, impl_source, UnixStream};
 use crate::Interest;
 
@@ -89,12 +89,12 @@ impl UnixListener {
 
     /// The address this listener is bound to.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.inner.get_ref().local_addr()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.inner.get_ref().take_error()
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::Shutdown;
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
 
-use crate::net::io_source::IoSource;
+use crate::event::IoSource;
 use crate::net::{impl_fd, impl_source, impl_stream_io, socket};
 use crate::Interest;
 
@@ -94,22 +94,22 @@ impl UnixStream {
 
     /// The local address (usually unnamed for a connecting socket).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().local_addr()
+        self.inner.get_ref().local_addr()
     }
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get().peer_addr()
+        self.inner.get_ref().peer_addr()
     }
 
     /// Shuts down the read half, the write half, or both.
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get().shutdown(how)
+        self.inner.get_ref().shutdown(how)
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get().take_error()
+        self.inner.get_ref().take_error()
     }
 
     /// Runs `f`, an operation of the caller's own on this socket's fd (a

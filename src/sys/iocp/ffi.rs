@@ -26,10 +26,8 @@ pub(crate) const INVALID_HANDLE_VALUE: HANDLE = -1isize as HANDLE;
 pub(crate) const INFINITE: u32 = 0xFFFF_FFFF;
 pub(crate) const WAIT_TIMEOUT: u32 = 258;
 
-pub(crate) const STATUS_SUCCESS: NTSTATUS = 0;
 pub(crate) const STATUS_PENDING: NTSTATUS = 0x0000_0103;
 pub(crate) const STATUS_CANCELLED: NTSTATUS = 0xC000_0120_u32 as i32;
-pub(crate) const STATUS_NOT_FOUND: NTSTATUS = 0xC000_0225_u32 as i32;
 
 pub(crate) const SYNCHRONIZE: u32 = 0x0010_0000;
 pub(crate) const FILE_SHARE_READ: u32 = 1;

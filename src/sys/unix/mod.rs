@@ -162,19 +162,6 @@ pub(crate) fn monotonic_now() -> core::time::Duration {
     core::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-#[cfg(feature = "poll")]
-/// Fails with a clear error unless `fd` names an open descriptor, so that
-/// registering a closed fd fails at once instead of hanging in the poll.
-pub(crate) fn check_fd(fd: libc::c_int) -> io::Result<()> {
-    // A negative number is never a descriptor: the same EBADF as a closed
-    // one, and as epoll and kqueue give (poll(2) itself would skip it).
-    if fd < 0 {
-        return Err(io::os_error(libc::EBADF));
-    }
-    // SAFETY: F_GETFD only reads the descriptor's flags; any int is allowed.
-    cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) }).map(drop)
-}
-
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
 mod tests {
     use super::*;

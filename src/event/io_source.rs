@@ -1,0 +1,358 @@
+//! `IoSource`: an I/O object that is a readiness source and reports edges
+//! on every backend.
+//!
+//! rouse's `net` types and pipes are each an `IoSource` around a std type;
+//! users can wrap their own (a serial port's `File`, a netlink socket). On
+//! backends that emulate edges (poll(2), WASI, IOCP) it keeps the re-arm
+//! handle ([`Arm`]) the backend hands back at registration: an operation
+//! that meets `WouldBlock`, or reads or writes less than it was given,
+//! re-arms its direction, and dropping the source while it is registered
+//! ends its registration. On epoll and kqueue there is no handle, and an
+//! operation costs one branch more than the bare call.
+//!
+//! It must never block, retry, allocate or change a result: the only side
+//! effects it adds to an operation are the re-arms.
+
+use std::io::{self, Read, Write};
+
+use crate::event::Source;
+use crate::sys::{Arm, Selector};
+use crate::{Interest, Registry, Token};
+
+/// An I/O object `T` (anything with a raw fd, or a raw socket on Windows)
+/// as a readiness source that is edge-triggered on every backend, without
+/// `reregister`.
+///
+/// Do the object's operations through [`do_io`](IoSource::do_io) (or the
+/// `Read` and `Write` impls): after an event, operate until one returns
+/// [`WouldBlock`](io::ErrorKind::WouldBlock), as with mio. On the backends
+/// that emulate edges (poll(2), WASI, IOCP) that `WouldBlock` is what
+/// re-arms the source; so is a read or write that moves fewer bytes than it
+/// was given (the object is drained, as Linux programs, tokio among them,
+/// assume). Operations on the object that bypass `IoSource` re-arm
+/// nothing: use [`Registry::reregister`] after them.
+///
+/// An `IoSource` can be registered with one `Poll` at a time: registering
+/// it again is `AlreadyExists`. Dropped while registered, it ends its
+/// registration on every backend (the kernel forgets a closed fd on epoll
+/// and kqueue).
+///
+/// # Examples
+///
+/// A pipe's read end, read until `WouldBlock`, with no `reregister` on any
+/// backend:
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use rouse::event::IoSource;
+/// use rouse::{Events, Interest, Poll, Token};
+/// use std::io::{ErrorKind, Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// let (a, mut b) = UnixStream::pair()?;
+/// a.set_nonblocking(true)?;
+/// let mut source = IoSource::new(a);
+/// let mut poll = Poll::new()?;
+/// let mut events = Events::with_capacity(8);
+/// poll.registry().register(&mut source, Token(0), Interest::READABLE)?;
+///
+/// for round in 0..2 {
+///     b.write_all(b"ping")?;
+///     poll.poll(&mut events, None)?;
+///     let mut buf = [0; 16];
+///     loop {
+///         match source.read(&mut buf) {
+///             Ok(n) => assert_eq!(&buf[..n], b"ping"),
+///             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+///             Err(e) => return Err(e),
+///         }
+///     }
+/// }
+/// # }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct IoSource<T> {
+    inner: T,
+    reg: Registration,
+}
+
+/// Whether the source is registered, and its re-arm handle if the backend
+/// gave one. Dropping it ends the registration on table backends.
+#[derive(Default)]
+struct Registration {
+    registered: bool,
+    arm: Option<Arm>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(arm) = &self.arm {
+            arm.forget();
+        }
+    }
+}
+
+impl<T> IoSource<T> {
+    /// Wraps `inner`, not yet registered. It must already be non-blocking.
+    pub fn new(inner: T) -> IoSource<T> {
+        IoSource {
+            inner,
+            reg: Registration::default(),
+        }
+    }
+
+    /// The object, for operations that cannot return `WouldBlock`
+    /// (addresses, options).
+    #[inline]
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The object, mutably. Do not replace or close its fd while the
+    /// source is registered.
+    #[inline]
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// The object, giving up the registration (ended now on the backends
+    /// that keep one for it).
+    pub fn into_inner(self) -> T {
+        let IoSource { inner, reg } = self;
+        drop(reg);
+        inner
+    }
+
+    /// Runs the operation `f` on the object; if it fails with
+    /// `WouldBlock`, re-arms `interest` (the direction `f` waits for) on
+    /// backends that need it. Returns `f`'s result unchanged.
+    #[inline]
+    pub fn do_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let result = f(&self.inner);
+        if let Err(err) = &result {
+            self.after_error(err, interest);
+        }
+        result
+    }
+
+    /// Re-arms `interest` after `err` if it is `WouldBlock` and the
+    /// backend needs it. Out of line: the successful path of an operation
+    /// stays a few instructions around the system call.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn after_error(&self, err: &io::Error, interest: Interest) {
+        if let Some(arm) = &self.reg.arm {
+            if err.kind() == io::ErrorKind::WouldBlock {
+                arm.rearm(interest);
+            }
+        }
+    }
+
+    /// After a read or write that moved `done` of `asked` bytes: re-arms
+    /// `interest` if it moved some but fewer (the object is drained). A
+    /// read of 0 is the end of the stream, which never needs a re-arm.
+    #[inline]
+    pub(crate) fn after_io(&self, done: usize, asked: usize, interest: Interest) {
+        if let Some(arm) = &self.reg.arm {
+            if done != 0 && done < asked {
+                arm.rearm(interest);
+            }
+        }
+    }
+
+    /// Runs a read or write `f` that is given `asked` bytes, re-arming as
+    /// [`after_io`](Self::after_io) and [`after_error`](Self::after_error) say.
+    #[inline]
+    pub(crate) fn do_transfer(
+        &self,
+        interest: Interest,
+        asked: usize,
+        f: impl FnOnce(&T) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let result = f(&self.inner);
+        match &result {
+            Ok(done) => self.after_io(*done, asked, interest),
+            Err(err) => self.after_error(err, interest),
+        }
+        result
+    }
+
+    fn register_with<S: Selector>(
+        &mut self,
+        registry: &Registry<S>,
+        raw: S::Raw,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        if self.reg.registered {
+            return Err(crate::io::error(
+                io::ErrorKind::AlreadyExists,
+                "source is already registered with a Poll (a source can be registered with one \
+                 Poll at a time; deregister it first)",
+                None,
+            ));
+        }
+        self.reg.arm = registry.selector().register_armed(raw, token, interests)?;
+        self.reg.registered = true;
+        Ok(())
+    }
+
+    fn reregister_with<S: Selector>(
+        &mut self,
+        registry: &Registry<S>,
+        raw: S::Raw,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        // A new handle for the same registration (dropping an `Arm` ends
+        // nothing; only dropping the source's `Registration` does).
+        self.reg.arm = registry
+            .selector()
+            .reregister_armed(raw, token, interests)?;
+        Ok(())
+    }
+
+    fn deregister_with<S: Selector>(
+        &mut self,
+        registry: &Registry<S>,
+        raw: S::Raw,
+    ) -> io::Result<()> {
+        registry.selector().deregister(raw)?;
+        // The registration is over; its handle goes (dropping an `Arm`
+        // ends nothing, and a handle of an ended registration does
+        // nothing anyway).
+        self.reg.arm = None;
+        self.reg.registered = false;
+        Ok(())
+    }
+}
+
+/// The OS handle sources of this platform register with.
+#[cfg(not(windows))]
+mod raw {
+    pub(crate) use std::os::fd::{AsRawFd as AsRawHandle, RawFd as RawHandle};
+
+    #[inline]
+    pub(crate) fn of(io: &impl AsRawHandle) -> RawHandle {
+        io.as_raw_fd()
+    }
+}
+
+/// The OS handle sources of this platform register with.
+#[cfg(windows)]
+mod raw {
+    pub(crate) use std::os::windows::io::{AsRawSocket as AsRawHandle, RawSocket as RawHandle};
+
+    #[inline]
+    pub(crate) fn of(io: &impl AsRawHandle) -> RawHandle {
+        io.as_raw_socket()
+    }
+}
+
+pub(crate) use self::raw::{AsRawHandle, RawHandle};
+
+impl<S, T> Source<S> for IoSource<T>
+where
+    S: Selector<Raw = RawHandle>,
+    T: AsRawHandle,
+{
+    fn register(
+        &mut self,
+        registry: &Registry<S>,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        let raw = raw::of(&self.inner);
+        self.register_with(registry, raw, token, interests)
+    }
+
+    fn reregister(
+        &mut self,
+        registry: &Registry<S>,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<()> {
+        let raw = raw::of(&self.inner);
+        self.reregister_with(registry, raw, token, interests)
+    }
+
+    fn deregister(&mut self, registry: &Registry<S>) -> io::Result<()> {
+        let raw = raw::of(&self.inner);
+        self.deregister_with(registry, raw)
+    }
+}
+
+impl<T> Read for IoSource<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        (&*self).read_vectored(bufs)
+    }
+}
+
+impl<T> Read for &IoSource<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.do_transfer(Interest::READABLE, buf.len(), |mut io| io.read(buf))
+    }
+
+    fn read_vectored(&mut self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        let asked = bufs.iter().map(|b| b.len()).sum();
+        self.do_transfer(Interest::READABLE, asked, |mut io| io.read_vectored(bufs))
+    }
+}
+
+impl<T> Write for IoSource<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        (&*self).write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self).flush()
+    }
+}
+
+impl<T> Write for &IoSource<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.do_transfer(Interest::WRITABLE, buf.len(), |mut io| io.write(buf))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let asked = bufs.iter().map(|b| b.len()).sum();
+        self.do_transfer(Interest::WRITABLE, asked, |mut io| io.write_vectored(bufs))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.do_io(Interest::WRITABLE, |mut io| io.flush())
+    }
+}
+
+impl<T: core::fmt::Debug> core::fmt::Debug for IoSource<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IoSource")
+            .field("inner", &self.inner)
+            .field("registered", &self.reg.registered)
+            .finish()
+    }
+}

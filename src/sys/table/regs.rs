@@ -1,0 +1,638 @@
+//! The registrations of a table backend: who is registered, with which
+//! token and interests, and which readiness conditions are still armed.
+//!
+//! A dense array of `N` entries, fixed at compile time: inserting into a
+//! full table is an error naming the capacity, never a reallocation or a
+//! panic, and every failed operation leaves the table as it was. Removal
+//! moves the last entry into the freed index, so a backend that keeps a
+//! parallel native array (poll(2)'s `pollfd`s) mirrors it by moving its
+//! own last element. Each registration gets a generation number, so a
+//! stale re-arm handle (for a source deregistered since) is told apart from
+//! a new registration of the same fd.
+//!
+//! Finding an fd: a table of up to [`SCAN_MAX`] entries scans them (a few
+//! cache lines, as fast as hashing, and no index code in small embedded
+//! binaries). A larger one keeps an open-addressing index of `N` slots
+//! (linear probing, backward-shift deletion, no tombstones) from fd to
+//! entry, so register, reregister and deregister cost O(1) on average
+//! however many sources are registered (10,000 poll(2) registrations took
+//! about 400M instructions with a scan, under 10M with the index). The
+//! index is as large as the table, so a probe ends within `N` slots even
+//! when the table is full.
+//!
+//! # Edges
+//!
+//! Each entry is armed for a set of readiness *conditions* (the bits of
+//! [`TableEvent`](crate::sys::TableEvent): readable, writable, priority,
+//! read-closed, write-closed, error). A backend translates what its OS
+//! reports into conditions and asks [`Registrations::report`] what to
+//! deliver:
+//!
+//! * an *edge* registration (a source that re-arms itself after
+//!   `WouldBlock`: the `net` types, pipes, `IoSource`) delivers a condition
+//!   once, then not again until it is re-armed, by `reregister` or by the
+//!   source's `Arm`. Each condition has its own bit, so a peer's close after
+//!   data was reported is a new event, as it is on epoll;
+//! * a *level* registration (a raw fd: `SourceFd`, which nothing re-arms)
+//!   delivers readable, writable, priority and error at every poll while
+//!   they are present.
+//!
+//! For both, a closed direction is final: once read-closed is delivered,
+//! that registration watches neither readable nor read-closed again (the
+//! stream is at its end for good), and once write-closed is delivered,
+//! neither writable nor write-closed, until `reregister`. So a hung-up fd
+//! is reported once, not at every poll.
+//!
+//! It must never allocate, and never panic on any input.
+
+use crate::sys::ready::{ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use crate::sys::table::shared::Zeroed;
+use crate::{io, Interest, Token};
+
+/// The largest capacity whose tables scan instead of keeping an index.
+/// Fuzzing uses the index at every capacity, so the small tables it can
+/// fill exercise it.
+pub(crate) const SCAN_MAX: usize = if cfg!(fuzzing) { 0 } else { 128 };
+
+/// How a registration is reported (see the module docs).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+// Without std nothing re-arms itself, so every registration is level.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+pub(crate) enum Trigger {
+    /// Once per condition until re-armed.
+    Edge,
+    /// At every poll while present.
+    Level,
+}
+
+/// One registration. Plain integers only, so a zeroed table is valid.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
+pub(crate) struct Entry<R> {
+    pub(crate) raw: R,
+    pub(crate) gen: u32,
+    pub(crate) token: usize,
+    /// `Interest` bits (0 only in unused entries).
+    interests: u8,
+    /// Conditions still to be reported (edge registrations).
+    pub(crate) armed: u8,
+    /// `LEVEL`, `DEAD`.
+    flags: u8,
+}
+
+/// `Entry::flags`: a level registration.
+const LEVEL: u8 = 1;
+/// `Entry::flags`: the OS reported the fd closed; removed after the wait.
+const DEAD: u8 = 2;
+
+impl<R: Copy> Entry<R> {
+    /// What the source registered for.
+    pub(crate) fn interests(&self) -> Interest {
+        // Stored from an `Interest` by `insert` / `update`; an unused
+        // (zeroed) entry is never asked.
+        Interest::from_bits(self.interests).unwrap_or(Interest::READABLE)
+    }
+
+    #[cfg_attr(not(any(rouse_poll, rouse_iocp)), allow(dead_code))]
+    pub(crate) fn trigger(&self) -> Trigger {
+        if self.flags & LEVEL != 0 {
+            Trigger::Level
+        } else {
+            Trigger::Edge
+        }
+    }
+
+    /// The OS reported the fd closed; the entry is removed after the wait.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.flags & DEAD != 0
+    }
+
+    /// The conditions the backend should watch now: the armed ones
+    /// (nothing for a dead entry).
+    #[inline]
+    pub(crate) fn watching(&self) -> u8 {
+        self.armed
+    }
+}
+
+/// The conditions a registration for `interests` can report. Errors and
+/// hang-ups (both directions closed) are reported whatever the interests,
+/// as epoll does; a backend watches a read side closed alone (a peer's
+/// `shutdown(Write)`) only for a registration that reads, as epoll asks
+/// for `EPOLLRDHUP` only then.
+pub(crate) fn watchable(interests: Interest) -> u8 {
+    let mut conds = ERROR | READ_CLOSED | WRITE_CLOSED;
+    if interests.is_readable() {
+        conds |= READABLE;
+    }
+    if interests.is_writable() {
+        conds |= WRITABLE;
+    }
+    if interests.is_priority() {
+        conds |= PRIORITY;
+    }
+    conds
+}
+
+/// The conditions that end with the closed directions in `conds`.
+fn closed_by(conds: u8) -> u8 {
+    let mut gone = 0;
+    if conds & READ_CLOSED != 0 {
+        gone |= READABLE | READ_CLOSED | PRIORITY;
+    }
+    if conds & WRITE_CLOSED != 0 {
+        gone |= WRITABLE | WRITE_CLOSED;
+    }
+    gone
+}
+
+/// The conditions an operation that met `WouldBlock` in the `dirs`
+/// directions re-arms: the direction itself, priority data with reading,
+/// and errors (an operation that would block has no error pending).
+/// Closed conditions are final and stay reported.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+pub(crate) fn rearmed_by(dirs: Interest) -> u8 {
+    let mut conds = ERROR;
+    if dirs.is_readable() {
+        conds |= READABLE | PRIORITY;
+    }
+    if dirs.is_writable() {
+        conds |= WRITABLE;
+    }
+    conds
+}
+
+/// A fixed-capacity table of registrations keyed by OS handle.
+#[repr(C)]
+pub(crate) struct Registrations<R, const N: usize> {
+    len: usize,
+    next_gen: u32,
+    /// Where the next delivery scan starts, so a small `Events` cannot
+    /// starve the entries at the end.
+    pub(crate) cursor: usize,
+    entries: [Entry<R>; N],
+    /// Open addressing over `entries` (unused when `N <= SCAN_MAX`): `0`
+    /// is an empty slot, `i + 1` names `entries[i]`, found from the slot
+    /// its fd hashes to by probing forward (wrapping) with no empty slot in
+    /// between.
+    index: [u32; N],
+}
+
+// SAFETY: integers and arrays of `Entry`, whose fields are integers (`R` is
+// an fd or socket number, itself zero-valid).
+unsafe impl<R: Zeroed, const N: usize> Zeroed for Registrations<R, N> {}
+// SAFETY: `repr(C)` integers and an `R: Zeroed`.
+unsafe impl<R: Zeroed> Zeroed for Entry<R> {}
+
+impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
+    /// Entry numbers are stored as `u32`: a larger capacity fails to build.
+    const FITS_U32: () = assert!(N < u32::MAX as usize, "token table capacity too large");
+
+    /// Whether this capacity keeps the index (decided at compile time, so
+    /// the other path's code is not in the binary).
+    const INDEXED: bool = N > SCAN_MAX;
+
+    /// The slot `raw` hashes to. fds are small and dense, so a
+    /// multiplicative hash spreads them (and Windows-style handles, which
+    /// are multiples of 4) over the slots.
+    #[inline]
+    fn home(raw: R) -> usize {
+        let key = raw.try_into().unwrap_or(0) as u64;
+        let mixed = key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        (mixed % N as u64) as usize
+    }
+
+    /// The next slot after `slot`, wrapping.
+    #[inline]
+    fn next(slot: usize) -> usize {
+        if slot + 1 == N {
+            0
+        } else {
+            slot + 1
+        }
+    }
+
+    /// The index slot holding `raw`'s entry number, if registered.
+    fn slot_of(&self, raw: R) -> Option<usize> {
+        if N == 0 {
+            return None;
+        }
+        let mut slot = Self::home(raw);
+        for _ in 0..N {
+            match self.index[slot] {
+                0 => return None,
+                n if self.entries[n as usize - 1].raw == raw => return Some(slot),
+                _ => slot = Self::next(slot),
+            }
+        }
+        None
+    }
+
+    /// Empties `hole`, moving later entries of its probe run back so that
+    /// none is left behind an empty slot (no tombstones needed). The hole
+    /// is empty from the start, so the walk ends within `N` slots.
+    fn vacate(&mut self, mut hole: usize) {
+        self.index[hole] = 0;
+        let mut probe = hole;
+        loop {
+            probe = Self::next(probe);
+            let n = self.index[probe];
+            if n == 0 {
+                break;
+            }
+            let home = Self::home(self.entries[n as usize - 1].raw);
+            // `probe`'s entry must stay if its home lies in the (cyclic)
+            // range (hole, probe]: moving it before its home would hide it.
+            let stays = if hole <= probe {
+                hole < home && home <= probe
+            } else {
+                hole < home || home <= probe
+            };
+            if !stays {
+                self.index[hole] = n;
+                self.index[probe] = 0;
+                hole = probe;
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    pub(crate) fn entries(&self) -> &[Entry<R>] {
+        &self.entries[..self.len]
+    }
+
+    /// The entry at `i` (`i < len`).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> &Entry<R> {
+        &self.entries[i]
+    }
+
+    /// The index of `raw`'s registration.
+    pub(crate) fn find(&self, raw: R) -> Option<usize> {
+        if Self::INDEXED {
+            self.slot_of(raw).map(|slot| self.index[slot] as usize - 1)
+        } else {
+            self.entries().iter().position(|e| e.raw == raw)
+        }
+    }
+
+    /// The index of the registration `(raw, gen)`, looking at `hint` first.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn find_exact(&self, hint: usize, raw: R, gen: u32) -> Option<usize> {
+        let is = |e: &Entry<R>| e.raw == raw && e.gen == gen;
+        match self.entries().get(hint) {
+            Some(e) if is(e) => Some(hint),
+            _ => self.find(raw).filter(|&i| self.entries[i].gen == gen),
+        }
+    }
+
+    /// Adds a registration at index `self.len()`, armed for every
+    /// condition its interests can report; returns its index.
+    pub(crate) fn insert(
+        &mut self,
+        raw: R,
+        token: Token,
+        interests: Interest,
+        trigger: Trigger,
+    ) -> io::Result<usize> {
+        let () = Self::FITS_U32;
+        if self.find(raw).is_some() {
+            return Err(already_registered(raw));
+        }
+        if self.len == N {
+            return Err(full(N));
+        }
+        let i = self.len;
+        self.entries[i] = Entry {
+            raw,
+            gen: self.next_gen,
+            token: token.0,
+            interests: interests.bits(),
+            armed: watchable(interests),
+            flags: if trigger == Trigger::Level { LEVEL } else { 0 },
+        };
+        self.len += 1;
+        if Self::INDEXED {
+            // There was room in the entries, so there is an empty slot.
+            let mut slot = Self::home(raw);
+            while self.index[slot] != 0 {
+                slot = Self::next(slot);
+            }
+            self.index[slot] = self.len as u32;
+        }
+        self.next_gen = self.next_gen.wrapping_add(1);
+        Ok(i)
+    }
+
+    /// Changes the token and interests of entry `i` and re-arms every
+    /// condition (`reregister`).
+    pub(crate) fn update(&mut self, i: usize, token: Token, interests: Interest) {
+        let e = &mut self.entries[i];
+        e.token = token.0;
+        e.interests = interests.bits();
+        e.armed = watchable(interests);
+    }
+
+    /// Removes entry `i` by moving the last entry into it; returns the
+    /// index the moved entry had (`i` itself if `i` was the last), so the
+    /// caller can do the same to its parallel arrays.
+    pub(crate) fn remove(&mut self, i: usize) -> usize {
+        let last = self.len - 1;
+        if Self::INDEXED {
+            if let Some(slot) = self.slot_of(self.entries[i].raw) {
+                self.vacate(slot);
+            }
+            if i != last {
+                // The last entry moves to `i`: renumber its slot.
+                if let Some(moved) = self.slot_of(self.entries[last].raw) {
+                    self.index[moved] = i as u32 + 1;
+                }
+            }
+        }
+        self.entries[i] = self.entries[last];
+        self.len = last;
+        last
+    }
+
+    /// What to deliver for entry `i`, whose source shows the conditions
+    /// `present`: the armed ones. An edge registration disarms what it
+    /// delivers; a level one only the closed directions (see the module
+    /// docs), which are final for both.
+    #[inline]
+    pub(crate) fn report(&mut self, i: usize, present: u8) -> u8 {
+        let e = &mut self.entries[i];
+        let out = present & e.armed;
+        if e.flags & LEVEL == 0 {
+            e.armed &= !out;
+        }
+        if out & (READ_CLOSED | WRITE_CLOSED) != 0 {
+            e.armed &= !closed_by(out);
+        }
+        out
+    }
+
+    /// Re-arms entry `i` for what an operation in the `dirs` directions
+    /// that met `WouldBlock` calls for; returns those conditions and
+    /// whether anything changed.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn rearm(&mut self, i: usize, dirs: Interest) -> (u8, bool) {
+        let e = &mut self.entries[i];
+        if e.flags & DEAD != 0 {
+            return (0, false);
+        }
+        let add = rearmed_by(dirs) & watchable(e.interests());
+        let before = e.armed;
+        e.armed |= add;
+        (add, e.armed != before)
+    }
+
+    /// Marks entry `i` closed by the OS: it watches and reports nothing
+    /// until it is removed.
+    pub(crate) fn mark_dead(&mut self, i: usize) {
+        let e = &mut self.entries[i];
+        e.flags |= DEAD;
+        e.armed = 0;
+    }
+
+    /// The token of entry `i`.
+    #[inline]
+    pub(crate) fn token(&self, i: usize) -> usize {
+        self.entries[i].token
+    }
+}
+
+#[cold]
+pub(crate) fn already_registered<R: TryInto<i64>>(raw: R) -> io::Error {
+    io::error(
+        io::ErrorKind::AlreadyExists,
+        "fd is already registered",
+        raw.try_into().ok(),
+    )
+}
+
+#[cold]
+fn full(capacity: usize) -> io::Error {
+    io::error(
+        io::TABLE_FULL,
+        "registry full: capacity",
+        i64::try_from(capacity).ok(),
+    )
+}
+
+#[cold]
+pub(crate) fn not_found<R: TryInto<i64>>(raw: R) -> io::Error {
+    io::error(
+        io::ErrorKind::NotFound,
+        "fd is not registered",
+        raw.try_into().ok(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::string::ToString;
+
+    fn table<const N: usize>() -> std::boxed::Box<Registrations<i32, N>> {
+        // Boxed: the model tests use tables too large for a test's stack
+        // in debug builds.
+        std::boxed::Box::new(Registrations::zeroed())
+    }
+
+    fn insert<const N: usize>(t: &mut Registrations<i32, N>, fd: i32) -> io::Result<usize> {
+        t.insert(fd, Token(fd as usize), Interest::READABLE, Trigger::Edge)
+    }
+
+    fn remove<const N: usize>(t: &mut Registrations<i32, N>, fd: i32) -> Option<usize> {
+        let i = t.find(fd)?;
+        t.remove(i);
+        Some(i)
+    }
+
+    #[test]
+    fn insert_find_remove_keep_dense_order() {
+        let mut t = table::<4>();
+        for fd in 10..14 {
+            insert(&mut t, fd).unwrap();
+        }
+        assert_eq!(t.len(), 4);
+        let i = t.find(11).unwrap();
+        assert_eq!(t.remove(i), 3);
+        // The last entry moved into the hole.
+        assert_eq!(t.entries()[1].raw, 13);
+        assert_eq!(t.find(12), Some(2));
+        assert_eq!(t.find(11), None);
+    }
+
+    #[test]
+    fn errors_leave_the_table_unchanged() {
+        let mut t = table::<2>();
+        insert(&mut t, 3).unwrap();
+        let dup = t
+            .insert(3, Token(1), Interest::WRITABLE, Trigger::Level)
+            .unwrap_err();
+        assert_eq!(dup.kind(), io::ErrorKind::AlreadyExists);
+        assert!(dup.to_string().contains('3'), "{dup}");
+        insert(&mut t, 4).unwrap();
+        let full = insert(&mut t, 5).unwrap_err();
+        assert_eq!(full.kind(), io::TABLE_FULL);
+        assert_eq!(full.to_string(), "registry full: capacity: 2");
+        let e = t.entries()[0];
+        assert_eq!(
+            (e.raw, e.token, e.interests(), e.gen),
+            (3, 3, Interest::READABLE, 0)
+        );
+        assert_eq!(e.trigger(), Trigger::Edge);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn edges_report_each_condition_once_until_rearmed() {
+        let mut t = table::<1>();
+        let i = t
+            .insert(
+                5,
+                Token(0),
+                Interest::READABLE | Interest::WRITABLE,
+                Trigger::Edge,
+            )
+            .unwrap();
+        assert_eq!(t.report(i, READABLE | WRITABLE), READABLE | WRITABLE);
+        assert_eq!(t.report(i, READABLE | WRITABLE), 0);
+        // A close after readable was reported is a new condition.
+        assert_eq!(t.report(i, READABLE | READ_CLOSED), READ_CLOSED);
+        assert_eq!(t.report(i, READABLE | READ_CLOSED), 0);
+        // WouldBlock on a read re-arms reading (and errors), not writing
+        // or the final close.
+        assert!(t.rearm(i, Interest::READABLE).1);
+        assert!(!t.rearm(i, Interest::READABLE).1);
+        assert_eq!(t.report(i, READABLE | WRITABLE | READ_CLOSED), READABLE);
+        assert_eq!(t.report(i, WRITE_CLOSED | ERROR), WRITE_CLOSED | ERROR);
+        // reregister re-arms everything.
+        t.update(i, Token(1), Interest::WRITABLE);
+        assert_eq!(t.report(i, READABLE | WRITABLE), WRITABLE);
+        assert_eq!(t.token(i), 1);
+    }
+
+    #[test]
+    fn level_registrations_report_what_is_present() {
+        let mut t = table::<1>();
+        let i = t
+            .insert(
+                5,
+                Token(0),
+                Interest::READABLE | Interest::WRITABLE,
+                Trigger::Level,
+            )
+            .unwrap();
+        assert_eq!(t.report(i, READABLE), READABLE);
+        assert_eq!(t.report(i, READABLE | ERROR), READABLE | ERROR);
+        assert_eq!(
+            t.get(i).watching(),
+            watchable(Interest::READABLE | Interest::WRITABLE)
+        );
+        // A closed read side is final: reported once, then neither it nor
+        // readable is watched; writing goes on.
+        assert_eq!(
+            t.report(i, READABLE | READ_CLOSED | WRITABLE),
+            READABLE | READ_CLOSED | WRITABLE
+        );
+        assert_eq!(t.report(i, READABLE | READ_CLOSED | WRITABLE), WRITABLE);
+        assert_eq!(
+            t.report(i, WRITABLE | WRITE_CLOSED),
+            WRITABLE | WRITE_CLOSED
+        );
+        assert_eq!(t.get(i).watching(), ERROR);
+        t.update(i, Token(0), Interest::READABLE);
+        assert_eq!(t.report(i, READABLE), READABLE);
+    }
+
+    /// Random operations against a plain model, on tables small enough
+    /// to fill (long probe runs, wrap-around, deletion from the middle of
+    /// a run), with fds that collide in the index.
+    fn matches_a_model<const N: usize>(fds: u64, steps: u32) {
+        let mut t = table::<N>();
+        let mut model: std::vec::Vec<i32> = std::vec::Vec::new();
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        for step in 0..steps {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            // Mostly dense fds, some far apart (multiples of 4096, as
+            // handles that collide in a multiplicative hash would be).
+            let fd = match seed % 5 {
+                0 => ((seed >> 8) % 8 * 4096) as i32,
+                _ => ((seed >> 8) % fds) as i32,
+            };
+            if (seed >> 40) & 1 == 0 {
+                let r = insert(&mut t, fd);
+                match (model.contains(&fd), model.len() == N) {
+                    (true, _) => assert_eq!(r.unwrap_err().kind(), io::ErrorKind::AlreadyExists),
+                    (false, true) => assert_eq!(r.unwrap_err().kind(), io::TABLE_FULL),
+                    (false, false) => {
+                        r.unwrap();
+                        model.push(fd);
+                    }
+                }
+            } else {
+                match model.iter().position(|&m| m == fd) {
+                    Some(i) => {
+                        assert_eq!(remove(&mut t, fd), Some(i));
+                        model.swap_remove(i);
+                    }
+                    None => assert_eq!(remove(&mut t, fd), None),
+                }
+            }
+            assert_eq!(t.len(), model.len());
+            for (i, &m) in model.iter().enumerate() {
+                assert_eq!(t.entries()[i].raw, m);
+                assert_eq!(t.find(m), Some(i), "step {step}: fd {m}");
+            }
+            if Registrations::<i32, N>::INDEXED {
+                let used = t.index.iter().filter(|&&n| n != 0).count();
+                assert_eq!(used, model.len());
+            }
+        }
+    }
+
+    // The two model tests below run one table of each kind.
+    const _: () = assert!(!Registrations::<i32, 13>::INDEXED);
+    const _: () = assert!(Registrations::<i32, { SCAN_MAX + 13 }>::INDEXED);
+
+    #[test]
+    fn scanned_table_matches_a_model() {
+        matches_a_model::<13>(40, if cfg!(miri) { 80 } else { 100_000 });
+    }
+
+    #[test]
+    fn indexed_table_matches_a_model() {
+        const N: usize = SCAN_MAX + 13;
+        matches_a_model::<N>(N as u64 * 3 / 2, if cfg!(miri) { 80 } else { 100_000 });
+    }
+
+    #[test]
+    fn zero_capacity_is_always_full() {
+        let mut t = table::<0>();
+        let full = insert(&mut t, 3).unwrap_err();
+        assert_eq!(full.kind(), io::TABLE_FULL);
+        assert_eq!(t.find(3), None);
+    }
+
+    #[test]
+    fn generations_tell_registrations_apart() {
+        let mut t = table::<2>();
+        let a = insert(&mut t, 3).unwrap();
+        let gen_a = t.get(a).gen;
+        remove(&mut t, 3).unwrap();
+        let b = insert(&mut t, 3).unwrap();
+        let gen_b = t.get(b).gen;
+        assert_ne!(gen_a, gen_b);
+        assert_eq!(t.find_exact(0, 3, gen_a), None);
+        assert_eq!(t.find_exact(5, 3, gen_b), Some(0));
+    }
+}
