@@ -7,6 +7,7 @@
 
 use core::time::Duration;
 
+use super::one_waker::OneWaker;
 use super::unix::{cvt, Fd};
 use super::{timeout_ms, RawEvent, Selector};
 use crate::event::Event;
@@ -15,10 +16,13 @@ use crate::{io, Interest, Token};
 /// The epoll selector: the default on Linux and Android.
 ///
 /// A clone (`Registry::try_clone`) is a `dup` of the epoll fd, so clones
-/// share every registration and can be used from any thread.
+/// share every registration and can be used from any thread. One
+/// [`Waker`](crate::Waker) per selector and its clones: a second is
+/// `AlreadyExists` (see `one_waker.rs` for the no-std limit).
 #[derive(Debug)]
 pub struct EpollSelector {
     ep: Fd,
+    waker: OneWaker,
 }
 
 /// An `epoll_event` as the kernel writes it (packed on x86-64).
@@ -135,6 +139,18 @@ fn describe(err: io::Error, fd: libc::c_int) -> io::Error {
     }
 }
 
+impl EpollSelector {
+    /// An eventfd registered edge-triggered with `token`.
+    fn make_waker(&self, token: Token) -> io::Result<EpollWaker> {
+        // SAFETY: eventfd takes an initial value and flags; returns a new fd or -1.
+        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
+        let fd = Fd::from_raw(fd);
+        let event = EpollEvent::new((libc::EPOLLIN | libc::EPOLLET) as u32, token);
+        self.ctl(libc::EPOLL_CTL_ADD, fd.raw(), Some(event))?;
+        Ok(EpollWaker { fd })
+    }
+}
+
 impl Selector for EpollSelector {
     type Raw = libc::c_int;
     type Event = EpollEvent;
@@ -145,11 +161,16 @@ impl Selector for EpollSelector {
         let ep = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
         Ok(EpollSelector {
             ep: Fd::from_raw(ep),
+            waker: OneWaker::new(),
         })
     }
 
     fn try_clone(&self) -> io::Result<Self> {
-        self.ep.try_clone().map(|ep| EpollSelector { ep })
+        let ep = self.ep.try_clone()?;
+        Ok(EpollSelector {
+            ep,
+            waker: self.waker.try_clone(),
+        })
     }
 
     fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
@@ -184,12 +205,12 @@ impl Selector for EpollSelector {
     }
 
     fn new_waker(&self, token: Token) -> io::Result<EpollWaker> {
-        // SAFETY: eventfd takes an initial value and flags; returns a new fd or -1.
-        let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) })?;
-        let fd = Fd::from_raw(fd);
-        let event = EpollEvent::new((libc::EPOLLIN | libc::EPOLLET) as u32, token);
-        self.ctl(libc::EPOLL_CTL_ADD, fd.raw(), Some(event))?;
-        Ok(EpollWaker { fd })
+        self.waker.claim()?;
+        let made = self.make_waker(token);
+        if made.is_err() {
+            self.waker.release();
+        }
+        made
     }
 
     #[inline]

@@ -9,6 +9,7 @@ use core::time::Duration;
 
 use super::abi::{self, Changes, Failure, Kevent, MAX_CHANGES, NATIVE};
 use crate::event::Event;
+use crate::sys::one_waker::OneWaker;
 use crate::sys::unix::{cvt, Fd};
 use crate::sys::{RawEvent, Selector};
 use crate::{io, Interest, Token};
@@ -30,6 +31,7 @@ use crate::{io, Interest, Token};
 #[derive(Debug)]
 pub struct KqueueSelector {
     kq: Fd,
+    waker: OneWaker,
 }
 
 /// A `struct kevent` as the kernel writes it into [`Events`](crate::Events).
@@ -250,11 +252,18 @@ impl Selector for KqueueSelector {
         let kq = Fd::from_raw(cvt(unsafe { libc::kqueue() })?);
         // SAFETY: fcntl on the fd we own, with an int argument.
         cvt(unsafe { libc::fcntl(kq.raw(), libc::F_SETFD, libc::FD_CLOEXEC) })?;
-        Ok(KqueueSelector { kq })
+        Ok(KqueueSelector {
+            kq,
+            waker: OneWaker::new(),
+        })
     }
 
     fn try_clone(&self) -> io::Result<Self> {
-        self.kq.try_clone().map(|kq| KqueueSelector { kq })
+        let kq = self.kq.try_clone()?;
+        Ok(KqueueSelector {
+            kq,
+            waker: self.waker.try_clone(),
+        })
     }
 
     fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
@@ -322,7 +331,12 @@ impl Selector for KqueueSelector {
     }
 
     fn new_waker(&self, token: Token) -> io::Result<KqueueWaker> {
-        KqueueWaker::new(self, token)
+        self.waker.claim()?;
+        let made = KqueueWaker::new(self, token);
+        if made.is_err() {
+            self.waker.release();
+        }
+        made
     }
 
     fn wake(waker: &KqueueWaker) -> io::Result<()> {
