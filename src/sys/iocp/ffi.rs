@@ -10,7 +10,7 @@
 //! 32-bit Windows.
 //!
 //! This file declares and never calls: the calls, with their `SAFETY`
-//! comments, are in `mod.rs`.
+//! comments, are in `mod.rs` and `afd.rs`.
 
 #![allow(non_camel_case_types, non_snake_case, clippy::upper_case_acronyms)]
 
