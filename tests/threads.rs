@@ -5,7 +5,6 @@
 mod common;
 use common::*;
 
-use rouse::io::ErrorKind;
 use std::io::Write;
 #[cfg(unix)]
 use std::os::fd::AsRawFd;
@@ -206,18 +205,101 @@ fn waker_with_registrations_racing<S: Backend + Send + Sync>() {
     }
 }
 
-fn second_waker_is_rejected_by_poll_backend<S: Backend + Send + Sync>() {
-    let poll = new_poll::<S>();
-    let first = Waker::new(poll.registry(), Token(1)).unwrap();
-    match Waker::new(poll.registry(), Token(2)) {
-        Ok(_) => assert!(
-            S::CAPACITY.is_none(),
-            "[{}] table backends allow one Waker",
-            S::NAME
-        ),
-        Err(err) => assert_eq!(err.kind(), ErrorKind::AlreadyExists),
+/// Registrations from a thread that the poller outranks, both on one CPU:
+/// the hand-off must block, not spin, or the registering thread never runs.
+/// Under SCHED_FIFO (a real-time priority above the registering thread's,
+/// as on a board), a poller that yields in a loop waits for a thread that
+/// the scheduler will never run. Skipped, with a message, where the test
+/// may not set real-time priorities.
+#[cfg(target_os = "linux")]
+fn handoff_on_one_cpu_under_sched_fifo<S: Backend + Send + Sync>() {
+    /// Pins the calling thread to CPU `cpu` at SCHED_FIFO `priority`;
+    /// false if the system refuses.
+    fn pin(cpu: usize, priority: i32) -> bool {
+        // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes
+        // one bit of it.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `cpu` is below CPU_SETSIZE (it is 0).
+        unsafe { libc::CPU_SET(cpu, &mut set) };
+        // SAFETY: the set is a valid cpu_set_t of the size passed; 0 is
+        // the calling thread.
+        if unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) } != 0 {
+            return false;
+        }
+        let param = libc::sched_param {
+            sched_priority: priority,
+        };
+        // SAFETY: `param` is a valid sched_param; 0 is the calling thread.
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) == 0 }
     }
-    first.wake().unwrap();
+
+    const STOP: Token = Token(1000);
+    let mut poll = new_poll::<S>();
+    let registry = poll.registry().try_clone().unwrap();
+    let (allowed_tx, allowed_rx) = mpsc::channel();
+    let (done_tx, done_rx) = mpsc::channel();
+    let poller = std::thread::spawn(move || {
+        let ok = pin(0, 20);
+        allowed_tx.send(ok).unwrap();
+        if !ok {
+            return;
+        }
+        let mut events = new_events::<S>();
+        let start = Instant::now();
+        'outer: while start.elapsed() < Duration::from_secs(30) {
+            poll.poll(&mut events, Some(Duration::from_millis(10)))
+                .unwrap();
+            for e in events.iter() {
+                if e.token() == STOP {
+                    break 'outer;
+                }
+            }
+        }
+        done_tx.send(start.elapsed()).unwrap();
+    });
+    if !allowed_rx.recv().unwrap() {
+        poller.join().unwrap();
+        eprintln!(
+            "SKIPPED [{}] handoff_on_one_cpu_under_sched_fifo: no permission for \
+             SCHED_FIFO or CPU affinity here",
+            S::NAME
+        );
+        return;
+    }
+    let registrant = std::thread::spawn(move || {
+        assert!(pin(0, 10), "the poller could, the registrant could not");
+        // Idle sources: each registration and deregistration has to get
+        // the table from the poller, which holds it while it waits. (A
+        // source with unread data would be reported at every poll, raw fds
+        // being level-triggered on poll(2), and a poller that outranks the
+        // registrant would never wait.)
+        let pairs: Vec<_> = (0..50).map(|_| stream_pair()).collect();
+        for (i, (a, _)) in pairs.iter().enumerate() {
+            let fd = a.as_raw_fd();
+            registry
+                .register(&mut SourceFd(&fd), Token(i), Interest::READABLE)
+                .unwrap();
+            registry.deregister(&mut SourceFd(&fd)).unwrap();
+        }
+        let (a, mut b) = stream_pair();
+        b.write_all(b"stop").unwrap();
+        registry
+            .register(&mut SourceFd(&a.as_raw_fd()), STOP, Interest::READABLE)
+            .unwrap();
+        (a, b)
+    });
+    // The watchdog runs on the other CPU. A poller spinning at real-time
+    // priority would never let the registrant finish.
+    let took = done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("[{}] the hand-off never ended", S::NAME));
+    assert!(
+        took < Duration::from_secs(30),
+        "[{}] the poller never saw the last registration",
+        S::NAME
+    );
+    poller.join().unwrap();
+    drop(registrant.join().unwrap());
 }
 
 backend_tests!(
@@ -227,5 +309,6 @@ backend_tests!(
     waker_wakes_a_blocked_poll,
     waker_never_loses_the_last_wake,
     waker_with_registrations_racing,
-    second_waker_is_rejected_by_poll_backend,
+    #[cfg(target_os = "linux")]
+    handoff_on_one_cpu_under_sched_fifo,
 );

@@ -183,15 +183,17 @@ pub const POLL_CAPACITY: usize = 64;
 /// `wasi::name`, and on Linux `auto_epoll::name` and `auto_poll::name`
 /// (`AutoSelector` in each of its modes).
 ///
-/// A name may carry attributes, which apply on the WASI backend (whose
-/// target has no socketpairs or threads) and on Windows (`iocp::name`):
-/// `#[cfg(unix)] name` leaves a test out there.
+/// A name may carry attributes, which apply to each instantiation:
+/// `#[cfg(unix)] name` leaves a test out on WASI (whose target has no
+/// socketpairs or threads) and Windows (`iocp::name`), `#[cfg(feature =
+/// "std")] name` out of the no-std build.
 #[macro_export]
 macro_rules! backend_tests {
     ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
         #[cfg(all(feature = "epoll", any(target_os = "linux", target_os = "android")))]
         mod epoll {
             $(
+                $(#[$meta])*
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::EpollSelector>();
@@ -208,6 +210,7 @@ macro_rules! backend_tests {
         )))]
         mod kqueue {
             $(
+                $(#[$meta])*
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::KqueueSelector>();
@@ -217,6 +220,7 @@ macro_rules! backend_tests {
         #[cfg(all(feature = "poll", unix))]
         mod poll {
             $(
+                $(#[$meta])*
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::PollSelector<{ $crate::common::POLL_CAPACITY }>>();
@@ -230,6 +234,7 @@ macro_rules! backend_tests {
         ))]
         mod auto_epoll {
             $(
+                $(#[$meta])*
                 #[test]
                 fn $name() {
                     super::$name::<$crate::common::AutoEpoll>();
@@ -243,6 +248,7 @@ macro_rules! backend_tests {
         ))]
         mod auto_poll {
             $(
+                $(#[$meta])*
                 #[test]
                 fn $name() {
                     super::$name::<$crate::common::AutoPoll>();
