@@ -9,10 +9,16 @@ use crate::{io, Interest, Registry, Token};
 /// `SourceFd` borrows the fd; it does not own or close it. Use it for fds
 /// rouse has no type for (pipes, signalfd, timerfd, a board's devices).
 ///
-/// On backends that emulate edge triggering (poll(2)), after an event the
-/// fd is not reported again until it is re-armed with
-/// [`Registry::reregister`]; rouse's own net types re-arm themselves when an
-/// operation returns `WouldBlock`.
+/// On epoll and kqueue a `SourceFd` is edge-triggered, as in mio. On the
+/// table backends (poll(2), WASI, IOCP), which see only levels and cannot
+/// know when the fd has been drained, it is level-triggered: reported at
+/// every poll while it is ready. A program that reads (or writes) until
+/// `WouldBlock` behaves the same on both and needs no
+/// [`Registry::reregister`]; readiness left in place (data unread,
+/// `WRITABLE` with nothing to write) makes every poll on a table backend
+/// return at once. For edges on every backend, operate the fd through
+/// [`IoSource`](crate::event::IoSource) instead (rouse's net types are
+/// `IoSource`s).
 ///
 /// # Examples
 ///
