@@ -1,24 +1,28 @@
 //! A real `PollSelector<4>` driven through register / reregister /
-//! deregister / write / read / shutdown / close / wake / poll on six Unix
-//! socketpairs, every event checked against a model of what poll(2) must
-//! report with rouse's edge emulation.
+//! deregister / write / read / shutdown / close / drop / wake / poll on six
+//! Unix socketpairs, every event checked against a model of what the table
+//! core must report for an edge-triggered source (`IoSource`).
 //!
-//! Each pair is `(a, b)`; `a` is the side registered, `b` the peer the
-//! fuzzer writes from and closes. Unix sockets deliver synchronously, so a
-//! `poll` with a zero timeout sees exactly what the model expects:
+//! Each pair is `(a, b)`; `a` is the side registered, an `IoSource`, and
+//! `b` the peer the fuzzer writes from and closes. Unix sockets deliver
+//! synchronously, so a `poll` with a zero timeout sees exactly what the
+//! model expects:
 //!
 //! * `a` is readable when bytes are queued or the peer has shut down, and
 //!   always writable (nothing is ever written from `a`);
-//! * a direction is reported once, then not again until `reregister`
-//!   re-arms it (`SourceFd` has no re-arm handle);
-//! * a closed peer (`POLLHUP`) is reported once with every registered
-//!   direction, read-closed and write-closed, and ends the registration's
-//!   events until re-armed.
+//! * each condition (readable, writable, read-closed, write-closed) is
+//!   reported once, then not again until re-armed: readable by a read that
+//!   meets `WouldBlock` or reads less than it asked for, everything by
+//!   `reregister`; a closed direction ends its readiness for good;
+//! * a closed peer (`POLLHUP`) is reported once with the directions
+//!   registered, read-closed and write-closed, and then the fd is skipped
+//!   until something is re-armed.
 //!
 //! Checked: every event belongs to a registered source with its current
-//! token (no stale or unknown token), at most once per poll, only for an
-//! armed, ready direction, with the closed bits the peer's state implies;
-//! polling until quiet leaves nothing armed and ready (nothing lost); the
+//! token (no stale or unknown token), at most once per poll, with exactly
+//! the armed conditions that are present; polling until quiet leaves
+//! nothing armed and present (nothing lost); a source dropped while
+//! registered is gone (no event, its fd number reusable at once); the
 //! waker is reported after a wake; errors: `AlreadyExists`, `NotFound`,
 //! `StorageFull` (4 entries, 6 pairs), `InvalidInput` for the reserved
 //! token, and each leaves the registrations as they were.
@@ -26,14 +30,13 @@
 
 use std::io::{Read, Write};
 use std::net::Shutdown;
-use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
+use rouse::event::IoSource;
 use rouse::io::ErrorKind;
 use rouse::sys::{PollSelector, Selector};
-use rouse::unix::SourceFd;
 use rouse::{Events, Interest, Poll, Token, Waker};
 
 const CAPACITY: usize = 4;
@@ -48,18 +51,38 @@ const MAX_QUEUED: usize = 4096;
 
 type S = PollSelector<CAPACITY>;
 
+// The readiness conditions, as bits.
+const R: u8 = 1;
+const W: u8 = 2;
+const RC: u8 = 4;
+const WC: u8 = 8;
+
 struct Pair {
-    a: UnixStream,
+    a: IoSource<UnixStream>,
     b: Option<UnixStream>,
     /// `(token, interests)` while registered.
     reg: Option<(Token, Interest)>,
-    armed_r: bool,
-    armed_w: bool,
+    /// The conditions armed.
+    armed: u8,
+    /// A hang-up was reported: the fd is skipped until re-armed.
+    parked: bool,
     queued: usize,
     /// The peer shut down its writing side (or closed).
     eof: bool,
     /// The peer is closed: `a` gets `POLLHUP`.
     hup: bool,
+}
+
+/// The conditions a registration for `i` watches at first.
+fn watchable(i: Interest) -> u8 {
+    let mut c = RC | WC;
+    if i.is_readable() {
+        c |= R;
+    }
+    if i.is_writable() {
+        c |= W;
+    }
+    c
 }
 
 impl Pair {
@@ -68,29 +91,74 @@ impl Pair {
         a.set_nonblocking(true).expect("nonblocking");
         b.set_nonblocking(true).expect("nonblocking");
         Pair {
-            a,
+            a: IoSource::new(a),
             b: Some(b),
             reg: None,
-            armed_r: false,
-            armed_w: false,
+            armed: 0,
+            parked: false,
             queued: 0,
             eof: false,
             hup: false,
         }
     }
 
-    /// Directions the next poll must report: (readable, writable), or
-    /// `None` if nothing.
-    fn expected(&self) -> Option<(bool, bool)> {
+    /// The conditions the next poll must report, or `None` if nothing.
+    fn expected(&self) -> Option<u8> {
         let (_, i) = self.reg?;
-        let (r, w) = (i.is_readable(), i.is_writable());
-        if self.hup {
-            // POLLHUP comes whenever poll(2) still watches the fd.
-            return ((r && self.armed_r) || (w && self.armed_w)).then_some((r, w));
+        if self.parked || self.armed == 0 {
+            return None;
         }
-        let read = r && self.armed_r && (self.queued > 0 || self.eof);
-        let write = w && self.armed_w;
-        (read || write).then_some((read, write))
+        let present = if self.hup {
+            // POLLHUP comes whatever is asked: every registered direction,
+            // both closed.
+            let mut p = RC | WC;
+            if i.is_readable() {
+                p |= R;
+            }
+            if i.is_writable() {
+                p |= W;
+            }
+            p
+        } else {
+            let mut p = 0;
+            if i.is_readable() && (self.queued > 0 || self.eof) && self.armed & R != 0 {
+                p |= R;
+            }
+            // POLLRDHUP, asked by a registration that reads.
+            if i.is_readable() && self.eof && self.armed & RC != 0 {
+                p |= R | RC;
+            }
+            if i.is_writable() {
+                p |= W;
+            }
+            p
+        };
+        let report = present & self.armed;
+        (report != 0).then_some(report)
+    }
+
+    /// Applies a reported `report` to the model, as the table core does.
+    fn reported(&mut self, report: u8) {
+        self.armed &= !report;
+        if report & RC != 0 {
+            self.armed &= !(R | RC);
+        }
+        if report & WC != 0 {
+            self.armed &= !(W | WC);
+        }
+        if self.hup {
+            self.parked = true;
+        }
+    }
+
+    /// The source re-armed reading (a read met `WouldBlock` or read less
+    /// than it asked for).
+    fn rearm_read(&mut self) {
+        let Some((_, i)) = self.reg else { return };
+        if i.is_readable() && self.armed & R == 0 {
+            self.armed |= R;
+            self.parked = false;
+        }
     }
 }
 
@@ -150,35 +218,18 @@ impl World {
                 .reg
                 .unwrap_or_else(|| panic!("event for deregistered {t:?}"));
             assert_eq!(t, token, "stale token");
-            let (read, write) = p
+            let _ = i;
+            let want = p
                 .expected()
                 .unwrap_or_else(|| panic!("unexpected event {ev:?}"));
             assert!(!ev.is_error(), "{ev:?}");
-            if p.hup {
-                assert_eq!(
-                    (ev.is_readable(), ev.is_writable()),
-                    (i.is_readable(), i.is_writable()),
-                    "{ev:?}"
-                );
-                assert!(ev.is_read_closed() && ev.is_write_closed(), "{ev:?}");
-                p.armed_r = false;
-                p.armed_w = false;
-                continue;
-            }
-            // poll(2) reports every ready, watched direction in one revents.
-            assert_eq!(
-                (ev.is_readable(), ev.is_writable()),
-                (read, write),
-                "{ev:?}"
-            );
-            if ev.is_readable() {
-                assert_eq!(ev.is_read_closed(), p.eof, "{ev:?}");
-                p.armed_r = false;
-            }
-            if ev.is_writable() {
-                p.armed_w = false;
-            }
-            assert!(!ev.is_write_closed(), "{ev:?}");
+            // Every armed, present condition in one event.
+            let got = u8::from(ev.is_readable()) * R
+                | u8::from(ev.is_writable()) * W
+                | u8::from(ev.is_read_closed()) * RC
+                | u8::from(ev.is_write_closed()) * WC;
+            assert_eq!(got, want, "{ev:?} (hup {}, eof {})", p.hup, p.eof);
+            p.reported(want);
         }
         n
     }
@@ -211,17 +262,16 @@ fuzz_target!(|data: &[u8]| {
     for op in data.chunks_exact(3) {
         let k = usize::from(op[1]) % PAIRS;
         let token = Token(k + STRIDE * usize::from(op[2] >> 2));
-        let fd = w.pairs[k].a.as_raw_fd();
         let full = w.registered() == CAPACITY;
         match op[0] % 11 {
             0 => {
                 let i = interests(op[2]);
-                let got = w.poll.registry().register(&mut SourceFd(&fd), token, i);
                 let p = &mut w.pairs[k];
+                let got = w.poll.registry().register(&mut p.a, token, i);
                 match (got, p.reg.is_some(), full) {
                     (Ok(()), false, false) => {
                         p.reg = Some((token, i));
-                        (p.armed_r, p.armed_w) = (true, true);
+                        (p.armed, p.parked) = (watchable(i), false);
                     }
                     (Err(e), true, _) => assert_eq!(e.kind(), ErrorKind::AlreadyExists),
                     (Err(e), false, true) => assert_eq!(e.kind(), ErrorKind::StorageFull),
@@ -230,20 +280,20 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 let i = interests(op[2]);
-                let got = w.poll.registry().reregister(&mut SourceFd(&fd), token, i);
                 let p = &mut w.pairs[k];
+                let got = w.poll.registry().reregister(&mut p.a, token, i);
                 match (got, p.reg.is_some()) {
                     (Ok(()), true) => {
                         p.reg = Some((token, i));
-                        (p.armed_r, p.armed_w) = (true, true);
+                        (p.armed, p.parked) = (watchable(i), false);
                     }
                     (Err(e), false) => assert_eq!(e.kind(), ErrorKind::NotFound),
                     (got, reg) => panic!("reregister: {got:?} (registered {reg})"),
                 }
             }
             2 => {
-                let got = w.poll.registry().deregister(&mut SourceFd(&fd));
                 let p = &mut w.pairs[k];
+                let got = w.poll.registry().deregister(&mut p.a);
                 match (got, p.reg.is_some()) {
                     (Ok(()), true) => p.reg = None,
                     (Err(e), false) => assert_eq!(e.kind(), ErrorKind::NotFound),
@@ -271,9 +321,13 @@ fuzz_target!(|data: &[u8]| {
                     Ok(n) => {
                         assert!(n <= p.queued);
                         p.queued -= n;
+                        if n < want {
+                            p.rearm_read();
+                        }
                     }
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        assert!(p.queued == 0 && !p.eof, "WouldBlock with data queued")
+                        assert!(p.queued == 0 && !p.eof, "WouldBlock with data queued");
+                        p.rearm_read();
                     }
                     Err(e) => panic!("read: {e}"),
                 }
@@ -292,14 +346,9 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             8 => {
-                // A new pair in place of the old one (its fd numbers are
-                // reused): deregistered first, as a user must before closing.
-                if w.pairs[k].reg.is_some() {
-                    w.poll
-                        .registry()
-                        .deregister(&mut SourceFd(&fd))
-                        .expect("deregister before close");
-                }
+                // A new pair in place of the old one, dropped while
+                // registered (no deregister: the source ends its
+                // registration itself), whose fd numbers are reused at once.
                 w.pairs[k] = Pair::new();
             }
             9 => {
@@ -311,7 +360,7 @@ fuzz_target!(|data: &[u8]| {
                     let err = w
                         .poll
                         .registry()
-                        .register(&mut SourceFd(&fd), Token::RESERVED, Interest::READABLE)
+                        .register(&mut w.pairs[k].a, Token::RESERVED, Interest::READABLE)
                         .unwrap_err();
                     assert_eq!(err.kind(), ErrorKind::InvalidInput);
                 }
