@@ -98,7 +98,7 @@ mod nostd {
         /// An error for the OS error code `code` (an `errno` value).
         pub fn from_raw_os_error(code: i32) -> Error {
             Error {
-                kind: crate::sys::errno_kind(code),
+                kind: errno_kind(code),
                 code: Some(code),
                 msg: "",
                 value: None,
@@ -167,6 +167,57 @@ mod nostd {
     // `core::error::Error` is stable from Rust 1.81 (see build.rs).
     #[cfg(rouse_core_error)]
     impl core::error::Error for Error {}
+
+    /// The portable kind of an OS error code: the mapping std uses for the
+    /// codes rouse can meet. A code std leaves uncategorised (`EMFILE`,
+    /// `ENFILE`: out of descriptors) is `Other`.
+    #[cfg(unix)]
+    fn errno_kind(code: i32) -> ErrorKind {
+        use ErrorKind as K;
+        match code {
+            libc::ENOENT => K::NotFound,
+            libc::EEXIST => K::AlreadyExists,
+            libc::EPERM | libc::EACCES => K::PermissionDenied,
+            libc::EINTR => K::Interrupted,
+            libc::EINVAL => K::InvalidInput,
+            libc::ENOSYS | libc::EOPNOTSUPP => K::Unsupported,
+            libc::ENOMEM => K::OutOfMemory,
+            c if c == libc::EAGAIN || c == libc::EWOULDBLOCK => K::WouldBlock,
+            _ => K::Other,
+        }
+    }
+
+    /// The portable kind of a WASI `errno` value, as [`errno_kind`] on Unix.
+    #[cfg(all(target_os = "wasi", feature = "wasi"))]
+    fn errno_kind(code: i32) -> ErrorKind {
+        use ErrorKind as K;
+        let is = |e: ::wasi::Errno| code == i32::from(e.raw());
+        if is(::wasi::ERRNO_NOENT) {
+            K::NotFound
+        } else if is(::wasi::ERRNO_EXIST) {
+            K::AlreadyExists
+        } else if is(::wasi::ERRNO_PERM) || is(::wasi::ERRNO_ACCES) {
+            K::PermissionDenied
+        } else if is(::wasi::ERRNO_INTR) {
+            K::Interrupted
+        } else if is(::wasi::ERRNO_INVAL) {
+            K::InvalidInput
+        } else if is(::wasi::ERRNO_NOSYS) || is(::wasi::ERRNO_NOTSUP) {
+            K::Unsupported
+        } else if is(::wasi::ERRNO_NOMEM) {
+            K::OutOfMemory
+        } else if is(::wasi::ERRNO_AGAIN) {
+            K::WouldBlock
+        } else {
+            K::Other
+        }
+    }
+
+    /// Elsewhere (bare metal) there are no OS error codes to classify.
+    #[cfg(not(any(unix, all(target_os = "wasi", feature = "wasi"))))]
+    fn errno_kind(_code: i32) -> ErrorKind {
+        ErrorKind::Other
+    }
 
     /// Writes ASCII bytes (the digits of a number) one `char` at a time.
     fn write_ascii(f: &mut fmt::Formatter<'_>, ascii: &[u8]) -> fmt::Result {
@@ -281,6 +332,19 @@ mod tests {
         assert_eq!(std::format!("{e}"), "fd is not registered: -1");
         let e = super::os_error(9);
         assert!(std::format!("{e}").contains("os error 9"), "{e}");
+    }
+
+    /// Out of descriptors is `Other` (std has no stable kind for it), not
+    /// out of memory.
+    #[cfg(all(unix, not(feature = "std")))]
+    #[test]
+    fn emfile_is_not_out_of_memory() {
+        let e = super::os_error(libc::EMFILE);
+        assert_eq!(e.kind(), super::ErrorKind::Other);
+        assert_eq!(
+            super::os_error(libc::ENOMEM).kind(),
+            super::ErrorKind::OutOfMemory
+        );
     }
 
     #[test]

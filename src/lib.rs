@@ -48,8 +48,26 @@
 //! [`sys::DefaultSelector`] is the target's native backend among the
 //! compiled ones (epoll, kqueue, IOCP, `poll_oneoff`), else poll(2) on Unix;
 //! the README states the rule in full. Backends whose kernel keeps no
-//! registrations (poll(2), WASI, IOCP) use a table of `N` entries fixed at
-//! compile time; a full table is an error, never a reallocation.
+//! registrations (poll(2), WASI, IOCP) share one table core of `N` entries
+//! fixed at compile time ([`sys::TableSelector`]); a full table is an
+//! error ([`io::TABLE_FULL`]), never a reallocation.
+//!
+//! ## The same behaviour on every backend
+//!
+//! * Readiness is edge-triggered, as in mio: after an event, operate until
+//!   `WouldBlock`. The `net` types and `event::IoSource` (with `std`) re-arm
+//!   themselves on the table backends (after `WouldBlock`, or a read or
+//!   write that moved less than it was given).
+//! * A raw fd ([`unix::SourceFd`]) is level-triggered on the table
+//!   backends, which cannot know when it was drained: read it until
+//!   `WouldBlock` and it needs no `reregister`, as on epoll; readiness left
+//!   in place is reported at every poll there.
+//! * A source dropped while registered is gone: no event for it later,
+//!   and its fd number registers again at once.
+//! * A source can be registered with one `Poll` at a time, and a `Poll` has
+//!   one [`Waker`]: a second of either is `AlreadyExists`.
+//!
+//! RELIABILITY.md lists each rule with its test and each platform limit.
 //!
 //! ## Features
 //!

@@ -17,15 +17,13 @@ use crate::{io, Interest, Registry, Token};
 ///
 /// # Dropping
 ///
-/// rouse's own sources (the `net` types, pipes, [`IoSource`]) end their
+/// rouse's own sources (the `net` types, pipes, `IoSource`) end their
 /// registration when dropped, on every backend, as the kernel does on epoll.
 /// A source that delegates to one of them inherits that. A raw fd
 /// registered with `SourceFd` and closed while registered is forgotten once
 /// the backend sees it closed, or when its number is registered again for
 /// another file; deregister it before closing it to be sure its token is
 /// never reported again on a table backend (poll(2), WASI, IOCP).
-///
-/// [`IoSource`]: crate::event::IoSource
 ///
 /// # Examples
 ///

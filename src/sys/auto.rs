@@ -18,7 +18,7 @@ use core::time::Duration;
 use super::epoll::{EpollEvent, EpollSelector, EpollWaker};
 use super::poll::{PollEvent, PollSelector, PollWaker, DEFAULT_TABLE_CAPACITY};
 use super::{RawEvent, Selector};
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
 /// epoll, or poll(2) with room for `N` registrations where the kernel has

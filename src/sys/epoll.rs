@@ -10,7 +10,7 @@ use core::time::Duration;
 use super::one_waker::OneWaker;
 use super::unix::{cvt, Fd};
 use super::{timeout_ms, RawEvent, Selector};
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
 /// The epoll selector: the default on Linux and Android.

@@ -6,8 +6,11 @@
 
 use core::time::Duration;
 
-use crate::event::Event;
+use self::event::Event;
 use crate::{io, Interest, Token};
+
+// `Event`, the record `select` writes; re-exported as `rouse::event::Event`.
+pub(crate) mod event;
 
 #[cfg(unix)]
 pub(crate) mod unix;
@@ -67,8 +70,6 @@ pub use self::auto::AutoSelector;
 // Bare metal: no backend, a placeholder default (see `none.rs`).
 #[cfg(target_os = "none")]
 mod none;
-#[cfg(all(not(feature = "std"), target_os = "none"))]
-pub(crate) use self::none::errno_kind;
 #[cfg(target_os = "none")]
 pub use self::none::{NoEvent, NoSelector};
 
@@ -76,11 +77,6 @@ pub use self::none::{NoEvent, NoSelector};
 pub use self::arm::{Arm, Rearm};
 #[cfg(feature = "std")]
 mod arm;
-
-#[cfg(all(not(feature = "std"), unix))]
-pub(crate) use self::unix::errno_kind;
-#[cfg(all(not(feature = "std"), rouse_wasi))]
-pub(crate) use self::wasi::errno_kind;
 
 cfg_if::cfg_if! {
     if #[cfg(rouse_epoll)] {
@@ -159,7 +155,7 @@ pub trait RawEvent: Copy + Default + Send + Sync + 'static {
 /// report readiness edge-triggered: after an event for a source, that
 /// source is reported again only when new readiness arrives (or, for
 /// backends that emulate edges, once the source is re-armed by
-/// `reregister` or by [`Arm::rearm`] after a `WouldBlock`).
+/// `reregister` or by `Arm::rearm` after a `WouldBlock`).
 ///
 /// [`Poll`]: crate::Poll
 pub trait Selector: Sized {

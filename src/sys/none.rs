@@ -14,7 +14,7 @@ use core::convert::Infallible;
 use core::time::Duration;
 
 use super::{RawEvent, Selector};
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
 /// The default selector where rouse has no backend: it cannot be created,
@@ -91,10 +91,4 @@ impl Selector for NoSelector {
     fn wake(waker: &Infallible) -> io::Result<()> {
         match *waker {}
     }
-}
-
-/// Without an OS there are no OS error codes to classify.
-#[cfg(not(feature = "std"))]
-pub(crate) fn errno_kind(_code: i32) -> io::ErrorKind {
-    io::ErrorKind::Other
 }

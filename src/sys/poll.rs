@@ -29,7 +29,7 @@ use super::table::{Data, Driver, Entry, TableSelector, Trigger, Waited};
 use super::timeout_ms;
 use super::unix::notify::{signal_fd, Notify};
 use super::unix::{cvt, last_error, Fd};
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
 /// The table capacity of the default `PollSelector`.

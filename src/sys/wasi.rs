@@ -32,7 +32,7 @@ use ::wasi::{
 use super::ready::{TableEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use super::table::{Data, Driver, TableSelector, Waited, Zeroed};
 use super::timeout_ms;
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
 // `SourceFd` is the same type as on Unix: wasip1 fds are `c_int`s too.
@@ -474,33 +474,6 @@ pub type WasiEvent = TableEvent;
 /// no values.
 #[derive(Debug)]
 pub enum WasiWaker {}
-
-/// The portable kind of a WASI `errno` value (the mapping std uses for the
-/// codes rouse can meet).
-#[cfg(not(feature = "std"))]
-pub(crate) fn errno_kind(code: i32) -> io::ErrorKind {
-    use io::ErrorKind as K;
-    let is = |e: ::wasi::Errno| code == i32::from(e.raw());
-    if is(::wasi::ERRNO_NOENT) {
-        K::NotFound
-    } else if is(::wasi::ERRNO_EXIST) {
-        K::AlreadyExists
-    } else if is(::wasi::ERRNO_PERM) || is(::wasi::ERRNO_ACCES) {
-        K::PermissionDenied
-    } else if is(::wasi::ERRNO_INTR) {
-        K::Interrupted
-    } else if is(::wasi::ERRNO_INVAL) {
-        K::InvalidInput
-    } else if is(::wasi::ERRNO_NOSYS) || is(::wasi::ERRNO_NOTSUP) {
-        K::Unsupported
-    } else if is(::wasi::ERRNO_NOMEM) || is(::wasi::ERRNO_MFILE) || is(::wasi::ERRNO_NFILE) {
-        K::OutOfMemory
-    } else if is(::wasi::ERRNO_AGAIN) {
-        K::WouldBlock
-    } else {
-        K::Other
-    }
-}
 
 #[cfg(test)]
 mod tests {

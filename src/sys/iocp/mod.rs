@@ -59,7 +59,7 @@ use self::ffi::*;
 use super::ready::{TableEvent, READABLE};
 use super::table::{Data, Driver, TableSelector, Trigger, Waited, Zeroed};
 use super::timeout_ms;
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Token};
 
 /// The table capacity of the default `IocpSelector`.

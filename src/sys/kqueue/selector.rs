@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use core::time::Duration;
 
 use super::abi::{self, Changes, Failure, Kevent, MAX_CHANGES, NATIVE};
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::sys::one_waker::OneWaker;
 use crate::sys::unix::{cvt, Fd};
 use crate::sys::{RawEvent, Selector};

@@ -14,7 +14,7 @@
 //! # The rules, on every table backend
 //!
 //! * **Edges.** A source that re-arms itself (the `net` types, pipes,
-//!   [`IoSource`](crate::event::IoSource)) is reported once per condition
+//!   `IoSource`) is reported once per condition
 //!   (readable, writable, priority, read-closed, write-closed, error) until
 //!   an operation on it returns `WouldBlock` (or reads or writes less than
 //!   asked: then the source is drained, as on Linux's epoll programs
@@ -65,13 +65,13 @@ pub use self::shared::Zeroed;
 use self::shared::{Guard, Guarded, Lock, Shared};
 use super::ready::TableEvent;
 use super::Selector;
-use crate::event::Event;
+use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
 /// An OS handle a table keys registrations by: a Unix or WASI fd, a
 /// Windows socket.
 pub trait Handle: Copy + Eq + fmt::Debug + Send + Sync + Zeroed + TryInto<i64> + 'static {
-    /// As 64 bits, for [`Arm`](crate::sys::Arm)'s untyped handle.
+    /// As 64 bits, for the untyped handle of a re-arm handle (`Arm`).
     fn to_bits(self) -> u64;
     /// Back from [`to_bits`](Handle::to_bits).
     fn from_bits(bits: u64) -> Self;

@@ -60,24 +60,6 @@ unsafe fn errno_location() -> *mut libc::c_int {
     }
 }
 
-/// The portable kind of an `errno` value (the same mapping std uses for the
-/// codes rouse can meet).
-#[cfg(not(feature = "std"))]
-pub(crate) fn errno_kind(code: i32) -> io::ErrorKind {
-    use io::ErrorKind as K;
-    match code {
-        libc::ENOENT => K::NotFound,
-        libc::EEXIST => K::AlreadyExists,
-        libc::EPERM | libc::EACCES => K::PermissionDenied,
-        libc::EINTR => K::Interrupted,
-        libc::EINVAL => K::InvalidInput,
-        libc::ENOSYS | libc::EOPNOTSUPP => K::Unsupported,
-        libc::ENOMEM | libc::EMFILE | libc::ENFILE => K::OutOfMemory,
-        c if c == libc::EAGAIN || c == libc::EWOULDBLOCK => K::WouldBlock,
-        _ => K::Other,
-    }
-}
-
 /// A file descriptor rouse owns and closes on drop (without needing std's
 /// `OwnedFd`, so the no-std build has it too).
 #[derive(Debug)]

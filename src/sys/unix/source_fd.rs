@@ -17,7 +17,7 @@ use crate::{io, Interest, Registry, Token};
 /// [`Registry::reregister`]; readiness left in place (data unread,
 /// `WRITABLE` with nothing to write) makes every poll on a table backend
 /// return at once. For edges on every backend, operate the fd through
-/// [`IoSource`](crate::event::IoSource) instead (rouse's net types are
+/// `rouse::event::IoSource` (with `std`) instead (rouse's net types are
 /// `IoSource`s).
 ///
 /// # Examples
