@@ -369,11 +369,12 @@ impl<'r, S: Selector, const N: usize> Registration<'r, S, N> {
 
     /// Clears the readiness `event` reported, unless a newer event has
     /// arrived since (then nothing is cleared, so nothing is lost).
-    /// Closed and error bits stay set: they do not go away.
+    /// The error bit is cleared too (the operation that met `WouldBlock`
+    /// took the error); the closed bits stay: a closed half stays closed.
     pub fn clear_readiness(&self, event: ReadyEvent) {
         if let Ok(slot) = self.slot() {
             if slot.tick.get() == event.tick {
-                let clear = event.ready & (READABLE | WRITABLE);
+                let clear = event.ready & (READABLE | WRITABLE | ERROR);
                 slot.ready.set(slot.ready.get() & !clear);
             }
         }
