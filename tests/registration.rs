@@ -47,7 +47,7 @@ fn turn_until<S: Backend, const N: usize>(reactor: &Reactor<S, N>, done: impl Fn
 }
 
 fn reactor<S: Backend>() -> Reactor<S, 8> {
-    Reactor::with_poll(new_poll::<S>())
+    Reactor::with_poll(new_poll::<S>()).unwrap()
 }
 
 fn drain(s: &NetStream) {
@@ -216,7 +216,7 @@ fn shutdown_wakes_waiters_with_an_error<S: Backend>() {
 }
 
 fn a_full_reactor_is_a_clear_error<S: Backend>() {
-    let reactor: Reactor<S, 2> = Reactor::with_poll(new_poll::<S>());
+    let reactor: Reactor<S, 2> = Reactor::with_poll(new_poll::<S>()).unwrap();
     let (mut a, _) = net_stream_pair();
     let (mut b, _) = net_stream_pair();
     let (mut c, _) = net_stream_pair();
