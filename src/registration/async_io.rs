@@ -143,6 +143,26 @@ impl<'r, U: Source<S>, S: Selector, const N: usize, const T: usize> Async<'r, U,
         poll_fn(|cx| self.reg.poll_write_io(cx, || op(io))).await
     }
 
+    /// As [`read_with`](Async::read_with), re-arming the source with
+    /// [`Registration::reregister`] after each `WouldBlock`: for a raw fd
+    /// (a [`SourceFd`](crate::unix::SourceFd)-based source) on a backend
+    /// that emulates edges, which is not reported again until re-armed.
+    pub async fn read_with_rearm<R>(
+        &mut self,
+        mut op: impl FnMut(&U) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_op(cx, Direction::Read, true, &mut op)).await
+    }
+
+    /// As [`write_with`](Async::write_with), re-arming the source after
+    /// each `WouldBlock` as [`read_with_rearm`](Async::read_with_rearm).
+    pub async fn write_with_rearm<R>(
+        &mut self,
+        mut op: impl FnMut(&U) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_op(cx, Direction::Write, true, &mut op)).await
+    }
+
     /// The poll behind the trait implementations: `op` until it does not
     /// return `WouldBlock`, re-arming after each `WouldBlock` when `rearm`.
     pub(super) fn poll_op<R>(
