@@ -313,6 +313,9 @@ fn an_error_event_is_cleared_after_would_block<S: Backend>() {
 }
 
 backend_tests!(
+    // Under wine no ICMP error reaches the socket (the test would wait for
+    // an event that never comes); WASI has no UDP.
+    #[cfg(unix)]
     an_error_event_is_cleared_after_would_block,
     read_and_write_streams_are_independent,
     clear_does_not_lose_an_event_that_arrived_in_between,
