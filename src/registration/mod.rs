@@ -1,16 +1,30 @@
-//! Async readiness: a [`Reactor`] that drives a [`Poll`] and wakes tasks,
-//! and the [`Registration`] that ties one source to it (tokio's
-//! `Registration`, without `Arc` or a runtime).
+//! Async I/O on rouse: a [`Reactor`] that drives a [`Poll`], wakes tasks
+//! and keeps timers; the [`Registration`] that ties one source to it
+//! (tokio's `Registration`, without `Arc` or a runtime); [`Async`], the net
+//! types as futures; and [`Sleep`] and [`Reactor::timeout`].
 //!
 //! No allocation and no `std`: the reactor owns a fixed table of `N` slots,
 //! one per registration, each holding readiness bits, a tick that changes
-//! with every event, and one `core::task::Waker` per direction. A
-//! `Registration` borrows its reactor, so the borrow checker guarantees the
-//! reactor outlives every registration.
+//! with every event, and one `core::task::Waker` per direction; and a fixed
+//! store of `T` timers. A `Registration` (or `Sleep`) borrows its reactor,
+//! so the borrow checker guarantees the reactor outlives it.
 //!
-//! The reactor is single-threaded (`!Sync`): tasks, the executor and
-//! [`Reactor::turn`] run on one thread. It never calls a waker while it
-//! holds a borrow of its own state, so a waker may do anything.
+//! The reactor runs on one thread (`!Sync`): tasks, the executor and
+//! [`Reactor::turn`] share it. It never calls a waker while it holds a
+//! borrow of its own state, so a waker may do anything. Other threads (and
+//! an executor's pender) reach it through its [`Notify`], which makes a
+//! blocked turn return; with `std`, [`Reactor::block_on`] runs any
+//! executor's future with rouse as its reactor.
+//!
+//! # Plugging it into an executor
+//!
+//! The executor runs tasks while it has any, and calls [`Reactor::turn`]
+//! when it has none: the turn waits for I/O or the nearest timer, and wakes
+//! the tasks that can go on. With `std`, `reactor.block_on(executor.run(..))`
+//! does exactly that for executors that wake the future driving them (such
+//! as `async-executor`'s `LocalExecutor::run`); an embedded executor with a
+//! pender (`embassy-executor`'s raw API) calls [`Notify::notify`] from it,
+//! then alternates its `poll` with `turn` (see the README).
 //!
 //! # Contract (as tokio's page states it)
 //! * A registration has two independent readiness streams, read and write;
@@ -18,18 +32,43 @@
 //!   the first's waker, and the first may hang).
 //! * [`Registration::clear_readiness`] clears only what the given
 //!   [`ReadyEvent`] saw: if an event arrived after it was taken (the tick
-//!   moved on), nothing is cleared and that readiness is not lost.
+//!   moved on), nothing is cleared and that readiness is not lost. It
+//!   clears the error bit too (the error was taken by the operation that
+//!   met it); only the closed bits stay, since a closed half stays closed.
 //! * [`Registration::deregister`] and [`Reactor::shutdown`] wake waiting
 //!   tasks, whose next poll gets an error instead of hanging.
+//!
+//! # Clocks
+//!
+//! Timers read a [`Clock`]: a plain `fn() -> Duration` giving time since a
+//! fixed point, never going backwards. [`monotonic`] is the target's own
+//! (`clock_gettime(CLOCK_MONOTONIC)` on Unix, with or without `std`;
+//! `clock_time_get(CLOCKID_MONOTONIC)` on WASI; `Instant` on Windows); a
+//! board without an OS passes its timer's to [`Reactor::with_clock`].
 
 use core::cell::{Cell, RefCell};
 use core::fmt;
-use core::task::{Context, Poll as TaskPoll, Waker};
+use core::task::Waker;
 use core::time::Duration;
 
-use crate::event::{Event, Events, Source};
+use crate::event::{Event, Events};
 use crate::sys::{DefaultSelector, Selector};
-use crate::{io, Interest, Poll, Token};
+use crate::{io, Poll, Token};
+
+mod async_io;
+mod compat;
+#[cfg(feature = "net")]
+mod net;
+mod notify;
+mod readiness;
+mod timer;
+
+pub use self::async_io::{Async, TryRead, TryWrite};
+#[cfg(feature = "std")]
+pub use self::notify::Notifier;
+pub use self::notify::Notify;
+pub use self::readiness::{ReadyEvent, Registration};
+pub use self::timer::{Elapsed, Sleep};
 
 const READABLE: u8 = 1;
 const WRITABLE: u8 = 2;
@@ -39,9 +78,22 @@ const ERROR: u8 = 16;
 
 const READ_MASK: u8 = READABLE | READ_CLOSED | ERROR;
 const WRITE_MASK: u8 = WRITABLE | WRITE_CLOSED | ERROR;
+/// What [`Registration::clear_readiness`] never clears.
+const CLOSED: u8 = READ_CLOSED | WRITE_CLOSED;
 
 /// The default number of registrations a [`Reactor`] holds.
 pub const DEFAULT_SLOTS: usize = 64;
+/// The default number of timers a [`Reactor`] holds.
+pub const DEFAULT_TIMERS: usize = 16;
+
+/// A monotonic clock: time since some fixed point, never going backwards.
+pub type Clock = fn() -> Duration;
+
+/// The target's monotonic clock (see the [module docs](self#clocks)).
+#[cfg(any(unix, target_os = "wasi", all(windows, feature = "std")))]
+pub fn monotonic() -> Duration {
+    crate::sys::clock::monotonic()
+}
 
 struct Slot {
     /// The registration using the slot now, if any.
@@ -53,13 +105,7 @@ struct Slot {
 }
 
 impl Slot {
-    /// An unused slot: the repeat operand of the reactor's slot array
-    /// (a `const` item, which a non-`Copy` array repeat needs). Each use
-    /// is a fresh value, so the interior mutability is not shared.
-    #[allow(clippy::declare_interior_mutable_const)]
-    const EMPTY: Slot = Slot::new();
-
-    const fn new() -> Slot {
+    fn new() -> Slot {
         Slot {
             owner: Cell::new(None),
             ready: Cell::new(0),
@@ -79,11 +125,15 @@ impl Slot {
     }
 }
 
-/// Drives a [`Poll`] and wakes the tasks whose sources became ready.
+/// Drives a [`Poll`], wakes the tasks whose sources became ready, and
+/// keeps their timers.
 ///
 /// `N` is the number of registrations it can hold (and the size of its
-/// event buffer). Create it, create [`Registration`]s that borrow it, and
-/// call [`turn`](Reactor::turn) whenever the executor has nothing to run.
+/// event buffer), `T` the number of live timers ([`Sleep`]s and
+/// timeouts). Create it, create [`Registration`]s (or [`Async`] sockets)
+/// and timers that borrow it, and call [`turn`](Reactor::turn) whenever
+/// the executor has nothing to run; or, with `std`, hand the executor's
+/// future to [`block_on`](Reactor::block_on).
 ///
 /// # Examples
 ///
@@ -96,39 +146,86 @@ impl Slot {
 /// assert_eq!(reactor.turn(Some(Duration::from_millis(1)))?, 0);
 /// # Ok::<(), rouse::io::Error>(())
 /// ```
-pub struct Reactor<S: Selector = DefaultSelector, const N: usize = DEFAULT_SLOTS> {
+pub struct Reactor<
+    S: Selector = DefaultSelector,
+    const N: usize = DEFAULT_SLOTS,
+    const T: usize = DEFAULT_TIMERS,
+> {
     poll: RefCell<Poll<S>>,
     events: RefCell<Events<S, N>>,
     slots: [Slot; N],
     /// Owner ids: unique per registration, so a stale one is recognised.
     next_owner: Cell<u32>,
     shut: Cell<bool>,
+    timers: timer::Timers<T>,
+    clock: Clock,
+    notify: notify::Handle<S>,
 }
 
-impl<const N: usize> Reactor<DefaultSelector, N> {
-    /// A reactor on the default backend.
+#[cfg(any(unix, target_os = "wasi", all(windows, feature = "std")))]
+impl<const N: usize, const T: usize> Reactor<DefaultSelector, N, T> {
+    /// A reactor on the default backend, with the target's [`monotonic`]
+    /// clock.
+    ///
+    /// Errors: the backend's, creating the `Poll` or its
+    /// [`Waker`](crate::Waker) (a backend without one, WASI, is no error).
     pub fn new() -> io::Result<Self> {
-        Poll::new().map(Reactor::with_poll)
+        Reactor::with_poll(Poll::new()?)
     }
 }
 
-impl<S: Selector, const N: usize> Reactor<S, N> {
-    /// A reactor driving `poll`.
-    pub fn with_poll(poll: Poll<S>) -> Self {
-        Reactor {
+impl<S: Selector, const N: usize, const T: usize> Reactor<S, N, T> {
+    /// A reactor driving `poll`, with the target's [`monotonic`] clock.
+    ///
+    /// It creates the poll's [`Waker`](crate::Waker) (reported with
+    /// `Token(N)`, which no registration uses), so that [`Notify::notify`]
+    /// can interrupt a blocked turn. Errors: the waker's (a backend that
+    /// has none, WASI, is no error: see [`Notify`]).
+    #[cfg(any(unix, target_os = "wasi", all(windows, feature = "std")))]
+    pub fn with_poll(poll: Poll<S>) -> io::Result<Self> {
+        Reactor::with_clock(poll, monotonic)
+    }
+
+    /// A reactor driving `poll`, reading time from `clock`; as
+    /// [`with_poll`](Reactor::with_poll) otherwise.
+    pub fn with_clock(poll: Poll<S>, clock: Clock) -> io::Result<Self> {
+        let notify = notify::Notify::new(poll.registry(), Token(N))?;
+        Ok(Reactor {
             poll: RefCell::new(poll),
             events: RefCell::new(Events::new()),
-            slots: [Slot::EMPTY; N],
+            slots: core::array::from_fn(|_| Slot::new()),
             next_owner: Cell::new(0),
             shut: Cell::new(false),
-        }
+            timers: timer::Timers::new(),
+            clock,
+            notify: notify::Handle::new(notify),
+        })
     }
 
-    /// Polls once and wakes the tasks whose readiness changed; returns how
-    /// many wakers it called. `timeout` is as for [`Poll::poll`].
+    /// Now, on the reactor's clock: what [`sleep_until`](Reactor::sleep_until)
+    /// deadlines are measured in.
+    pub fn now(&self) -> Duration {
+        (self.clock)()
+    }
+
+    /// The handle that wakes this reactor's blocked [`turn`](Reactor::turn)
+    /// (`Sync`: usable from other threads, signal handlers and pender
+    /// functions while the reactor lives).
+    pub fn notify(&self) -> &Notify<S> {
+        self.notify.get()
+    }
+
+    /// Polls once, wakes the tasks whose readiness changed and the timers
+    /// that expired; returns how many wakers it called.
     ///
-    /// Errors: the poll's error, or an error after [`shutdown`](Reactor::shutdown)
-    /// or when called from inside its own turn (a waker calling `turn`).
+    /// The wait ends at `timeout` (as for [`Poll::poll`]; `None` waits for
+    /// ever), at the nearest timer's deadline if that is sooner, or when
+    /// [`Notify::notify`] is called; it does not wait at all when a notify
+    /// came since the last turn or a timer has expired already.
+    ///
+    /// Errors: the poll's error (`Interrupted` for a signal: turn again),
+    /// or an error after [`shutdown`](Reactor::shutdown) or when called
+    /// from inside its own turn (a waker calling `turn`).
     pub fn turn(&self, timeout: Option<Duration>) -> io::Result<usize> {
         if self.shut.get() {
             return Err(shut_down());
@@ -136,20 +233,37 @@ impl<S: Selector, const N: usize> Reactor<S, N> {
         let Ok(mut events) = self.events.try_borrow_mut() else {
             return Err(reentrant());
         };
-        {
-            let Ok(mut poll) = self.poll.try_borrow_mut() else {
-                return Err(reentrant());
-            };
-            poll.poll(&mut events, timeout)?;
-        }
-        let mut woken = 0;
+        let now = self.now();
+        let mut woken = self.timers.fire(now);
+        let notify = self.notify();
+        let notified = notify.start_wait();
+        let timeout = if woken > 0 || notified {
+            Some(Duration::ZERO)
+        } else {
+            match self.timers.next_deadline() {
+                Some(deadline) => {
+                    let left = deadline.saturating_sub(now);
+                    Some(timeout.map_or(left, |t| t.min(left)))
+                }
+                None => timeout,
+            }
+        };
+        let result = match self.poll.try_borrow_mut() {
+            Ok(mut poll) => poll.poll(&mut events, timeout),
+            Err(_) => Err(reentrant()),
+        };
+        notify.end_wait();
+        result?;
         for event in events.iter() {
             woken += self.dispatch(event);
         }
+        drop(events);
+        woken += self.timers.fire(self.now());
         Ok(woken)
     }
 
     fn dispatch(&self, event: &Event<S>) -> usize {
+        // The waker's token (N) and anything else outside the table.
         let Some(slot) = self.slots.get(event.token().0) else {
             return 0;
         };
@@ -190,13 +304,15 @@ impl<S: Selector, const N: usize> Reactor<S, N> {
         woken
     }
 
-    /// Shuts the reactor down: every waiting task is woken and every later
-    /// readiness poll, registration and turn fails with an error.
+    /// Shuts the reactor down: every waiting task and timer is woken, every
+    /// later readiness poll, registration, timer and turn fails with an
+    /// error (a [`Sleep`] completes at once).
     pub fn shutdown(&self) {
         self.shut.set(true);
         for slot in &self.slots {
             slot.wake_all();
         }
+        self.timers.wake_all();
     }
 
     /// Whether [`shutdown`](Reactor::shutdown) was called.
@@ -216,262 +332,29 @@ impl<S: Selector, const N: usize> Reactor<S, N> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// How many timers are live (created and not dropped).
+    pub fn timers(&self) -> usize {
+        self.timers.len()
+    }
 }
 
-impl<S: Selector, const N: usize> fmt::Debug for Reactor<S, N> {
+impl<S: Selector, const N: usize, const T: usize> fmt::Debug for Reactor<S, N, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reactor")
             .field("capacity", &N)
             .field("registrations", &self.len())
+            .field("timer_capacity", &T)
+            .field("timers", &self.timers.len())
             .field("shutdown", &self.shut.get())
             .finish()
     }
 }
 
-/// Readiness seen by [`Registration::poll_read_ready`] or
-/// [`Registration::poll_write_ready`], to hand back to
-/// [`Registration::clear_readiness`] after the operation met `WouldBlock`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ReadyEvent {
-    tick: u32,
-    ready: u8,
-}
-
-impl ReadyEvent {
-    /// The source is readable (or its read half closed).
-    pub fn is_readable(&self) -> bool {
-        self.ready & READABLE != 0
-    }
-    /// The source is writable (or its write half closed).
-    pub fn is_writable(&self) -> bool {
-        self.ready & WRITABLE != 0
-    }
-    /// The read half is closed.
-    pub fn is_read_closed(&self) -> bool {
-        self.ready & READ_CLOSED != 0
-    }
-    /// The write half is closed.
-    pub fn is_write_closed(&self) -> bool {
-        self.ready & WRITE_CLOSED != 0
-    }
-    /// An error is pending on the source.
-    pub fn is_error(&self) -> bool {
-        self.ready & ERROR != 0
-    }
-}
-
-#[derive(Copy, Clone)]
-enum Direction {
-    Read,
-    Write,
-}
-
-/// One source's association with a [`Reactor`]: two readiness streams.
-///
-/// Deregister it (with the source) before dropping the source. Dropping a
-/// registration frees its slot; if the source is still registered with the
-/// OS, the slot's next owner may see spurious readiness, never lost one.
-pub struct Registration<'r, S: Selector = DefaultSelector, const N: usize = DEFAULT_SLOTS> {
-    reactor: &'r Reactor<S, N>,
-    index: usize,
-    owner: u32,
-}
-
-impl<'r, S: Selector, const N: usize> Registration<'r, S, N> {
-    /// Registers `source` with `reactor` for `interest`.
-    ///
-    /// Errors: a full reactor (naming its capacity), a shut-down reactor,
-    /// or the registry's error (the slot is not taken then).
-    pub fn new<T>(
-        reactor: &'r Reactor<S, N>,
-        source: &mut T,
-        interest: Interest,
-    ) -> io::Result<Self>
-    where
-        T: Source<S> + ?Sized,
-    {
-        if reactor.shut.get() {
-            return Err(shut_down());
-        }
-        let Some(index) = reactor.slots.iter().position(|s| s.owner.get().is_none()) else {
-            return Err(io::error(
-                io::TABLE_FULL,
-                "reactor full: capacity",
-                i64::try_from(N).ok(),
-            ));
-        };
-        {
-            let Ok(poll) = reactor.poll.try_borrow() else {
-                return Err(reentrant());
-            };
-            poll.registry().register(source, Token(index), interest)?;
-        }
-        let owner = reactor.next_owner.get();
-        reactor.next_owner.set(owner.wrapping_add(1));
-        let slot = &reactor.slots[index];
-        slot.owner.set(Some(owner));
-        slot.ready.set(0);
-        slot.tick.set(0);
-        slot.reader.set(None);
-        slot.writer.set(None);
-        Ok(Registration {
-            reactor,
-            index,
-            owner,
-        })
-    }
-
-    fn slot(&self) -> io::Result<&Slot> {
-        let slot = &self.reactor.slots[self.index];
-        if self.reactor.shut.get() {
-            Err(shut_down())
-        } else if slot.owner.get() != Some(self.owner) {
-            Err(io::error(
-                io::ErrorKind::Other,
-                "registration was deregistered",
-                None,
-            ))
-        } else {
-            Ok(slot)
-        }
-    }
-
-    fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> TaskPoll<io::Result<ReadyEvent>> {
-        let slot = match self.slot() {
-            Ok(slot) => slot,
-            Err(e) => return TaskPoll::Ready(Err(e)),
-        };
-        let (mask, waiter) = match dir {
-            Direction::Read => (READ_MASK, &slot.reader),
-            Direction::Write => (WRITE_MASK, &slot.writer),
-        };
-        let ready = slot.ready.get() & mask;
-        if ready != 0 {
-            return TaskPoll::Ready(Ok(ReadyEvent {
-                tick: slot.tick.get(),
-                ready,
-            }));
-        }
-        // Keep the stored waker if it wakes the same task; else replace it.
-        let waker = match waiter.take() {
-            Some(w) if w.will_wake(cx.waker()) => w,
-            _ => cx.waker().clone(),
-        };
-        waiter.set(Some(waker));
-        TaskPoll::Pending
-    }
-
-    /// Polls the read stream: ready (readable, read-closed or error), or
-    /// `Pending` with `cx`'s waker stored to be woken on the next read
-    /// readiness.
-    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<ReadyEvent>> {
-        self.poll_ready(cx, Direction::Read)
-    }
-
-    /// Polls the write stream, as [`poll_read_ready`](Self::poll_read_ready).
-    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> TaskPoll<io::Result<ReadyEvent>> {
-        self.poll_ready(cx, Direction::Write)
-    }
-
-    /// Clears the readiness `event` reported, unless a newer event has
-    /// arrived since (then nothing is cleared, so nothing is lost).
-    /// Closed and error bits stay set: they do not go away.
-    pub fn clear_readiness(&self, event: ReadyEvent) {
-        if let Ok(slot) = self.slot() {
-            if slot.tick.get() == event.tick {
-                let clear = event.ready & (READABLE | WRITABLE);
-                slot.ready.set(slot.ready.get() & !clear);
-            }
-        }
-    }
-
-    fn poll_io<R>(
-        &self,
-        cx: &mut Context<'_>,
-        dir: Direction,
-        mut op: impl FnMut() -> io::Result<R>,
-    ) -> TaskPoll<io::Result<R>> {
-        loop {
-            let event = match self.poll_ready(cx, dir) {
-                TaskPoll::Ready(Ok(event)) => event,
-                TaskPoll::Ready(Err(e)) => return TaskPoll::Ready(Err(e)),
-                TaskPoll::Pending => return TaskPoll::Pending,
-            };
-            match op() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_readiness(event),
-                result => return TaskPoll::Ready(result),
-            }
-        }
-    }
-
-    /// Runs `op` once the read stream is ready, retrying after clearing
-    /// readiness each time it returns `WouldBlock`; `Pending` when it is not
-    /// ready.
-    pub fn poll_read_io<R>(
-        &self,
-        cx: &mut Context<'_>,
-        op: impl FnMut() -> io::Result<R>,
-    ) -> TaskPoll<io::Result<R>> {
-        self.poll_io(cx, Direction::Read, op)
-    }
-
-    /// Runs `op` once the write stream is ready, as
-    /// [`poll_read_io`](Self::poll_read_io).
-    pub fn poll_write_io<R>(
-        &self,
-        cx: &mut Context<'_>,
-        op: impl FnMut() -> io::Result<R>,
-    ) -> TaskPoll<io::Result<R>> {
-        self.poll_io(cx, Direction::Write, op)
-    }
-
-    /// Deregisters `source` and ends this registration: tasks waiting on
-    /// either stream are woken and get an error from their next poll. Once
-    /// this returns no later turn reports the source.
-    pub fn deregister<T>(&self, source: &mut T) -> io::Result<()>
-    where
-        T: Source<S> + ?Sized,
-    {
-        let slot = &self.reactor.slots[self.index];
-        if slot.owner.get() != Some(self.owner) {
-            return Err(io::error(
-                io::ErrorKind::NotFound,
-                "registration was deregistered",
-                None,
-            ));
-        }
-        let result = match self.reactor.poll.try_borrow() {
-            Ok(poll) => poll.registry().deregister(source),
-            Err(_) => Err(reentrant()),
-        };
-        if result.is_ok() {
-            self.release(slot);
-        }
-        result
-    }
-
-    fn release(&self, slot: &Slot) {
-        slot.owner.set(None);
-        slot.ready.set(0);
-        slot.wake_all();
-    }
-}
-
-impl<S: Selector, const N: usize> Drop for Registration<'_, S, N> {
-    fn drop(&mut self) {
-        let slot = &self.reactor.slots[self.index];
-        if slot.owner.get() == Some(self.owner) {
-            self.release(slot);
-        }
-    }
-}
-
-impl<S: Selector, const N: usize> fmt::Debug for Registration<'_, S, N> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration")
-            .field("token", &Token(self.index))
-            .finish()
-    }
+/// A full fixed-capacity store: `msg` names it, `capacity` follows.
+#[cold]
+fn full(msg: &'static str, capacity: usize) -> io::Error {
+    io::error(io::TABLE_FULL, msg, i64::try_from(capacity).ok())
 }
 
 #[cold]

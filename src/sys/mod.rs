@@ -73,6 +73,13 @@ mod none;
 #[cfg(target_os = "none")]
 pub use self::none::{NoEvent, NoSelector};
 
+// The default clock of the async reactor's timers.
+#[cfg(all(
+    feature = "async",
+    any(unix, target_os = "wasi", all(windows, feature = "std"))
+))]
+pub(crate) mod clock;
+
 #[cfg(feature = "std")]
 pub use self::arm::{Arm, Rearm};
 #[cfg(feature = "std")]
