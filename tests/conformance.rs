@@ -239,6 +239,32 @@ fn one_source_two_polls_is_already_exists<S: Backend>() {
     assert_eq!(err.kind(), ErrorKind::AlreadyExists, "[{}] {err}", S::NAME);
 }
 
+/// `reregister` replaces the interests at once: a listener registered
+/// readable with a connection pending, then reregistered writable before
+/// any poll, is not reported (IOCP used to report the readiness its first
+/// AFD poll had already found).
+#[cfg(all(any(unix, windows), feature = "net"))]
+fn reregister_before_a_poll_replaces_the_interests<S: Backend>() {
+    let mut poll = new_poll::<S>();
+    let mut events = new_events::<S>();
+    let mut listener = rouse::net::TcpListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    // The connection is in the accept queue before the registration.
+    std::thread::sleep(SHORT);
+    poll.registry()
+        .register(&mut listener, Token(1), Interest::READABLE)
+        .unwrap();
+    poll.registry()
+        .reregister(&mut listener, Token(1), Interest::WRITABLE)
+        .unwrap();
+    expect_no_event(&mut poll, &mut events, Token(1), SHORT);
+    // Back to readable: the pending connection is reported.
+    poll.registry()
+        .reregister(&mut listener, Token(2), Interest::READABLE)
+        .unwrap();
+    expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
+}
+
 /// One `Waker` per `Poll`, on every backend that has wakers: a second is
 /// `AlreadyExists`, from a cloned registry too.
 #[cfg(any(unix, windows))]
@@ -341,6 +367,8 @@ backend_tests!(
     peer_close_after_partial_read_is_reported,
     #[cfg(all(any(unix, windows), feature = "net"))]
     one_source_two_polls_is_already_exists,
+    #[cfg(all(any(unix, windows), feature = "net"))]
+    reregister_before_a_poll_replaces_the_interests,
     #[cfg(any(unix, windows))]
     second_waker_is_already_exists,
     #[cfg(any(unix, windows))]
