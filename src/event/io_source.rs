@@ -14,6 +14,7 @@
 //! effects it adds to an operation are the re-arms.
 
 use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::event::Source;
 use crate::sys::{Arm, Selector};
@@ -82,6 +83,21 @@ pub struct IoSource<T> {
 struct Registration {
     registered: bool,
     arm: Option<Arm>,
+    /// The directions (`SHORT_READ`, `SHORT_WRITE`) whose last operation
+    /// was a short transfer that re-armed them: the `WouldBlock` that
+    /// usually follows needs no second re-arm.
+    short: AtomicU8,
+}
+
+const SHORT_READ: u8 = 1;
+const SHORT_WRITE: u8 = 2;
+
+fn short_bit(interest: Interest) -> u8 {
+    if interest.is_readable() {
+        SHORT_READ
+    } else {
+        SHORT_WRITE
+    }
 }
 
 impl Drop for Registration {
@@ -142,12 +158,24 @@ impl<T> IoSource<T> {
     /// Re-arms `interest` after `err` if it is `WouldBlock` and the
     /// backend needs it. Out of line: the successful path of an operation
     /// stays a few instructions around the system call.
+    ///
+    /// A `WouldBlock` right after a short transfer that re-armed the same
+    /// direction needs no second re-arm: the direction has been armed since
+    /// that transfer, and if an event disarmed it meanwhile, that event is
+    /// on its way to the program, whose next operation re-arms again. (The
+    /// usual drain, a short read then `WouldBlock`, takes the table's lock
+    /// once.)
     #[cold]
     #[inline(never)]
     pub(crate) fn after_error(&self, err: &io::Error, interest: Interest) {
         if let Some(arm) = &self.reg.arm {
             if err.kind() == io::ErrorKind::WouldBlock {
-                arm.rearm(interest);
+                let bit = short_bit(interest);
+                if self.reg.short.load(Ordering::Acquire) & bit != 0 {
+                    self.reg.short.fetch_and(!bit, Ordering::AcqRel);
+                } else {
+                    arm.rearm(interest);
+                }
             }
         }
     }
@@ -158,8 +186,14 @@ impl<T> IoSource<T> {
     #[inline]
     pub(crate) fn after_io(&self, done: usize, asked: usize, interest: Interest) {
         if let Some(arm) = &self.reg.arm {
+            let bit = short_bit(interest);
             if done != 0 && done < asked {
                 arm.rearm(interest);
+                self.reg.short.fetch_or(bit, Ordering::Release);
+            } else if self.reg.short.load(Ordering::Relaxed) & bit != 0 {
+                // Data moved since that re-arm: events may have disarmed
+                // the direction again, so the next `WouldBlock` re-arms.
+                self.reg.short.fetch_and(!bit, Ordering::AcqRel);
             }
         }
     }

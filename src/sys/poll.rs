@@ -100,15 +100,36 @@ const RDHUP: libc::c_short = libc::POLLRDHUP;
 const RDHUP: libc::c_short = 0;
 
 /// The `events` that watch the conditions `conds` of a registration for
-/// `interests`. A read side closed alone is asked for only by a
+/// `interests`, from [`EVENTS`].
+#[inline]
+fn poll_events(conds: u8, interests: Interest) -> libc::c_short {
+    EVENTS[usize::from(interests.is_readable())][usize::from(conds & 63)]
+}
+
+/// [`events_of`] for every condition set (6 bits), without and with
+/// reading interest: one load instead of a branch per condition, on the
+/// poller's path and every re-arm's.
+const EVENTS: [[libc::c_short; 64]; 2] = {
+    let mut table = [[0; 64]; 2];
+    let mut conds = 0;
+    while conds < 64 {
+        table[0][conds] = events_of(conds as u8, false);
+        table[1][conds] = events_of(conds as u8, true);
+        conds += 1;
+    }
+    table
+};
+
+/// The `events` that watch the conditions `conds` of a registration that
+/// reads or not. A read side closed alone is asked for only by a
 /// registration that reads (epoll asks for `EPOLLRDHUP` only then); a
 /// hang-up of both comes whatever is asked.
-fn poll_events(conds: u8, interests: Interest) -> libc::c_short {
+const fn events_of(conds: u8, reads: bool) -> libc::c_short {
     let mut events = 0;
     if conds & READABLE != 0 {
         events |= libc::POLLIN;
     }
-    if conds & READ_CLOSED != 0 && interests.is_readable() {
+    if conds & READ_CLOSED != 0 && reads {
         events |= RDHUP;
     }
     if conds & WRITABLE != 0 {
@@ -305,35 +326,38 @@ fn collect<const N: usize>(
         };
         ready -= 1;
         i = j + 1;
-        let rev = data.native.user[j].revents;
-        let e = *data.regs.get(j);
+        let pfd = &mut data.native.user[j];
+        let rev = pfd.revents;
         if rev & libc::POLLNVAL != 0 {
             // Closed behind the table's back: forgotten, as epoll forgets a
             // closed fd; skipped until then.
+            pfd.fd = !pfd.fd;
             data.closed(j);
-            data.native.user[j].fd = !e.raw;
             continue;
         }
-        if let Some(ev) = data.deliver(j, readiness(rev, e.interests())) {
-            events[out] = Event::from_raw(ev);
+        let e = data.regs.get_mut(j);
+        let reads = usize::from(e.interest_bits() & 1);
+        let bits = e.report(readiness_of(rev, e.interest_bits()));
+        if bits != 0 {
+            events[out] = Event::from_raw(TableEvent::new(e.token, bits));
             out += 1;
         }
-        let e = data.regs.get(j);
-        let pfd = &mut data.native.user[j];
-        watch_pollfd(pfd, e);
-        // poll(2) reports an error or hang-up whatever `events` asks. A
-        // hang-up is final: the fd is skipped from now on (until
-        // `reregister`). An edge registration that has seen an error skips
-        // it until re-armed; a level one hears it at every poll until the
-        // error is taken.
+        // Watch what is still armed. poll(2) reports an error or hang-up
+        // whatever `events` asks: a hang-up is final, so the fd is skipped
+        // from now on (until `reregister`); an edge registration that has
+        // seen an error skips it until re-armed, while a level one hears it
+        // at every poll until the error is taken.
         let stop = if e.trigger() == Trigger::Edge {
             libc::POLLERR | libc::POLLHUP
         } else {
             libc::POLLHUP
         };
-        if rev & stop != 0 {
-            pfd.fd = !e.raw;
-        }
+        pfd.events = EVENTS[reads][usize::from(e.armed & 63)];
+        pfd.fd = if e.armed == 0 || rev & stop != 0 {
+            !e.raw
+        } else {
+            e.raw
+        };
     }
     if out == events.len() {
         data.regs.cursor = i;
@@ -387,22 +411,83 @@ fn word(pfd: &libc::pollfd) -> u64 {
         | ((pfd.revents as u16 as u64) << 48)
 }
 
+/// The `revents` bits poll(2) reports that rouse reads, in the order of
+/// [`compact`]'s index.
+const REVENTS: [libc::c_short; 7] = [
+    libc::POLLIN,
+    libc::POLLPRI,
+    libc::POLLOUT,
+    libc::POLLERR,
+    libc::POLLHUP,
+    libc::POLLNVAL,
+    RDHUP,
+];
+
+/// `rev` as a 7-bit index: one bit per entry of [`REVENTS`].
+#[inline]
+const fn compact(rev: libc::c_short) -> usize {
+    let mut index = 0;
+    let mut k = 0;
+    while k < REVENTS.len() {
+        if REVENTS[k] != 0 && rev & REVENTS[k] != 0 {
+            index |= 1 << k;
+        }
+        k += 1;
+    }
+    index
+}
+
+/// [`readiness`] for every compact `revents` (7 bits) and every
+/// readable/writable interest (2 bits): what the poller reads per ready
+/// fd, one load.
+const READINESS: [[u8; 128]; 4] = {
+    let mut table = [[0; 128]; 4];
+    let mut rw = 0;
+    while rw < 4 {
+        let mut index = 0;
+        while index < 128 {
+            let mut rev: libc::c_short = 0;
+            let mut k = 0;
+            while k < REVENTS.len() {
+                if index & (1 << k) != 0 {
+                    rev |= REVENTS[k];
+                }
+                k += 1;
+            }
+            table[rw][index] = readiness_bits(rev, rw & 1 != 0, rw & 2 != 0);
+            index += 1;
+        }
+        rw += 1;
+    }
+    table
+};
+
+/// The readiness conditions of `rev` for a registration whose `Interest`
+/// bits are `interests` (readable 1, writable 2), from [`READINESS`].
+#[inline]
+fn readiness_of(rev: libc::c_short, interests: u8) -> u8 {
+    READINESS[usize::from(interests & 3)][compact(rev)]
+}
+
 /// Translates poll(2)'s `revents` into readiness conditions. An error or
 /// hang-up also marks the directions the source asked for as ready, so a
 /// task waiting on either finds out by trying its operation.
+fn readiness(rev: libc::c_short, interests: Interest) -> u8 {
+    readiness_bits(rev, interests.is_readable(), interests.is_writable())
+}
+
+/// [`readiness`] for a registration that reads and/or writes.
 // `RDHUP` is 0 off Linux and Android, where the masks with it are no-ops.
 #[allow(clippy::bad_bit_mask)]
-fn readiness(rev: libc::c_short, interests: Interest) -> u8 {
+const fn readiness_bits(rev: libc::c_short, reads: bool, writes: bool) -> u8 {
     let err = rev & (libc::POLLERR | libc::POLLNVAL) != 0;
     let hup = rev & libc::POLLHUP != 0;
     let nval = rev & libc::POLLNVAL != 0;
     let mut bits = 0;
-    if rev & (libc::POLLIN | libc::POLLPRI | RDHUP) != 0
-        || ((err || hup) && interests.is_readable())
-    {
+    if rev & (libc::POLLIN | libc::POLLPRI | RDHUP) != 0 || ((err || hup) && reads) {
         bits |= READABLE;
     }
-    if rev & libc::POLLOUT != 0 || ((err || hup) && interests.is_writable()) {
+    if rev & libc::POLLOUT != 0 || ((err || hup) && writes) {
         bits |= WRITABLE;
     }
     if err {
@@ -508,6 +593,31 @@ mod tests {
         let mut fds = [UNUSED; 40];
         fds[35].revents = i16::MIN;
         assert_eq!(next_ready(&fds, 0, 40), Some(35));
+    }
+
+    /// The table the poller reads is the translation, for every `revents`
+    /// combination and interest.
+    #[test]
+    fn the_readiness_table_is_the_translation() {
+        let all = [
+            Interest::READABLE,
+            Interest::WRITABLE,
+            Interest::READABLE | Interest::WRITABLE,
+        ];
+        for mask in 0u32..1 << REVENTS.len() {
+            let rev = REVENTS
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| mask & (1 << k) != 0)
+                .fold(0, |acc, (_, b)| acc | *b);
+            for i in all {
+                assert_eq!(
+                    readiness_of(rev, i.bits()),
+                    readiness(rev, i),
+                    "{rev:#x} {i:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -220,6 +220,7 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
     /// conditions `present`, if any of them is to be reported (see the
     /// module docs); updates what is armed. The driver then watches what
     /// the registration watches now.
+    #[cfg_attr(not(any(rouse_wasi, rouse_iocp)), allow(dead_code))]
     #[inline]
     pub(crate) fn deliver(&mut self, i: usize, present: u8) -> Option<TableEvent> {
         let bits = self.regs.report(i, present);

@@ -113,6 +113,30 @@ impl<R: Copy> Entry<R> {
     pub(crate) fn watching(&self) -> u8 {
         self.armed
     }
+
+    /// The `Interest` bits (readable 1, writable 2, priority 4), for a
+    /// backend's lookup tables.
+    #[inline]
+    #[cfg_attr(not(rouse_poll), allow(dead_code))]
+    pub(crate) fn interest_bits(&self) -> u8 {
+        self.interests
+    }
+
+    /// What to deliver for this registration, whose source shows the
+    /// conditions `present`: the armed ones. An edge registration disarms
+    /// what it delivers; a level one only the closed directions (see the
+    /// module docs), which are final for both.
+    #[inline]
+    pub(crate) fn report(&mut self, present: u8) -> u8 {
+        let out = present & self.armed;
+        if self.flags & LEVEL == 0 {
+            self.armed &= !out;
+        }
+        if out & (READ_CLOSED | WRITE_CLOSED) != 0 {
+            self.armed &= !closed_by(out);
+        }
+        out
+    }
 }
 
 /// The conditions a registration for `interests` can report. Errors and
@@ -364,16 +388,16 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
     /// delivers; a level one only the closed directions (see the module
     /// docs), which are final for both.
     #[inline]
+    #[cfg_attr(not(any(test, rouse_wasi, rouse_iocp)), allow(dead_code))]
     pub(crate) fn report(&mut self, i: usize, present: u8) -> u8 {
-        let e = &mut self.entries[i];
-        let out = present & e.armed;
-        if e.flags & LEVEL == 0 {
-            e.armed &= !out;
-        }
-        if out & (READ_CLOSED | WRITE_CLOSED) != 0 {
-            e.armed &= !closed_by(out);
-        }
-        out
+        self.entries[i].report(present)
+    }
+
+    /// The entry at `i` (`i < len`), to report on.
+    #[inline]
+    #[cfg_attr(not(rouse_poll), allow(dead_code))]
+    pub(crate) fn get_mut(&mut self, i: usize) -> &mut Entry<R> {
+        &mut self.entries[i]
     }
 
     /// Re-arms entry `i` for what an operation in the `dirs` directions
@@ -401,6 +425,7 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
 
     /// The token of entry `i`.
     #[inline]
+    #[cfg_attr(not(any(test, rouse_wasi, rouse_iocp)), allow(dead_code))]
     pub(crate) fn token(&self, i: usize) -> usize {
         self.entries[i].token
     }
