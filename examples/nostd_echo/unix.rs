@@ -9,6 +9,7 @@ extern crate std;
 
 use core::fmt::{self, Write as _};
 use core::mem;
+use core::time::Duration;
 
 use rouse::sys::{PollSelector, Selector};
 use rouse::unix::SourceFd;
@@ -107,23 +108,27 @@ fn serve(addr: Addr) -> io::Result<()> {
     // `None` marks a free slot; slot `i` is the connection of `Token(i)`.
     const FREE: Option<Conn> = None;
     let mut conns: [Option<Conn>; MAX_CONNS] = [FREE; MAX_CONNS];
+    let mut accept = Accepting::On;
 
     loop {
-        match poll.poll(&mut events, None) {
+        match poll.poll(&mut events, accept.timeout()) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // poll(2) could not allocate its table this time: the kernel
+            // may have memory again in a moment.
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+                report("poll (retrying in 10 ms)", &e);
+                sleep_ms(10);
+                continue;
+            }
             Err(e) => return Err(e),
         }
         for event in events.iter() {
             let token = event.token();
             if token == LISTENER {
-                accept_all(poll.registry(), listener, &mut conns);
-                // Drained to EAGAIN (or given up): watch it again.
-                poll.registry().reregister(
-                    &mut SourceFd(&listener),
-                    LISTENER,
-                    Interest::READABLE,
-                )?;
+                if let Accepting::On = accept {
+                    accept = accept_all(poll.registry(), listener, &mut conns);
+                }
                 continue;
             }
             let Some(slot) = conns.get_mut(token.0) else {
@@ -137,33 +142,137 @@ fn serve(addr: Addr) -> io::Result<()> {
                 let _ = poll.registry().deregister(&mut SourceFd(&conn.fd));
                 close(conn.fd);
                 *slot = None;
+                if let Accepting::Off { freed, .. } = &mut accept {
+                    *freed = true;
+                }
+            }
+        }
+        accept = accept.resume(poll.registry(), listener);
+    }
+}
+
+/// Whether the server is accepting connections.
+///
+/// When `accept` fails with anything but `EAGAIN`, `EINTR` or
+/// `ECONNABORTED` (out of descriptors, `EMFILE`; or memory), trying again
+/// at once would fail again while the listener stays readable: a loop that
+/// retries on every event spins. So the listener is deregistered until a
+/// connection closes (freeing a descriptor) or [`RETRY_ACCEPT_MS`] have
+/// passed, and then registered again, which reports the connections that
+/// waited in the kernel's backlog meanwhile.
+enum Accepting {
+    On,
+    Off {
+        /// `now_ms()` at which to try again at the latest.
+        until: u64,
+        /// A connection has closed since accepting stopped.
+        freed: bool,
+        /// The listener is still registered (deregistering it failed).
+        registered: bool,
+    },
+}
+
+/// How long accepting stays off after `accept` failed, unless a
+/// connection closes first.
+const RETRY_ACCEPT_MS: u64 = 100;
+
+impl Accepting {
+    /// The timeout for the next poll: none while accepting, else the time
+    /// left until accepting is tried again.
+    fn timeout(&self) -> Option<Duration> {
+        match *self {
+            Accepting::On => None,
+            Accepting::Off { until, .. } => {
+                Some(Duration::from_millis(until.saturating_sub(now_ms())))
+            }
+        }
+    }
+
+    /// Switches accepting back on if it is off and its time has come.
+    fn resume(self, registry: &Registry<Backend>, listener: libc::c_int) -> Accepting {
+        let Accepting::Off {
+            until,
+            freed,
+            registered,
+        } = self
+        else {
+            return self;
+        };
+        if !freed && now_ms() < until {
+            return self;
+        }
+        // Registering (or re-registering, which re-arms) reports the
+        // connections waiting in the backlog.
+        let result = if registered {
+            registry.reregister(&mut SourceFd(&listener), LISTENER, Interest::READABLE)
+        } else {
+            registry.register(&mut SourceFd(&listener), LISTENER, Interest::READABLE)
+        };
+        match result {
+            Ok(()) => Accepting::On,
+            Err(e) => {
+                report("registering the listener again (retrying)", &e);
+                Accepting::Off {
+                    until: now_ms() + RETRY_ACCEPT_MS,
+                    freed: false,
+                    registered,
+                }
             }
         }
     }
 }
 
-/// Accepts every pending connection (until `EAGAIN`) into a free slot.
+/// Accepts every pending connection (until `EAGAIN`) into a free slot, and
+/// re-arms the listener; or, if `accept` fails otherwise, stops accepting
+/// (see [`Accepting`]).
 fn accept_all(
     registry: &Registry<Backend>,
     listener: libc::c_int,
     conns: &mut [Option<Conn>; MAX_CONNS],
-) {
+) -> Accepting {
     loop {
         let fd = accept(listener);
         if fd < 0 {
             match errno() {
                 libc::EINTR | libc::ECONNABORTED => continue,
-                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return,
+                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
+                    // Drained: watch it again (a `SourceFd` is re-armed by
+                    // `reregister`).
+                    return match registry.reregister(
+                        &mut SourceFd(&listener),
+                        LISTENER,
+                        Interest::READABLE,
+                    ) {
+                        Ok(()) => Accepting::On,
+                        Err(e) => {
+                            report("re-arming the listener (retrying)", &e);
+                            Accepting::Off {
+                                until: now_ms() + RETRY_ACCEPT_MS,
+                                freed: false,
+                                registered: true,
+                            }
+                        }
+                    };
+                }
                 e => {
-                    report("accept", &os_error(e));
-                    return;
+                    report(
+                        "accept (not accepting until a connection closes)",
+                        &os_error(e),
+                    );
+                    let registered = registry.deregister(&mut SourceFd(&listener)).is_err();
+                    return Accepting::Off {
+                        until: now_ms() + RETRY_ACCEPT_MS,
+                        freed: false,
+                        registered,
+                    };
                 }
             }
         }
         let Some(i) = conns.iter().position(Option::is_none) else {
             Line::new()
+                .str("closed new connection: ")
                 .num(MAX_CONNS as u32)
-                .str(" connections already; closing a new one\n")
+                .str(" connections already\n")
                 .write_to(2);
             close(fd);
             continue;
@@ -171,7 +280,7 @@ fn accept_all(
         // Registering arms READABLE, so bytes the client has sent already
         // are reported by the next poll.
         if let Err(e) = registry.register(&mut SourceFd(&fd), Token(i), Interest::READABLE) {
-            report("register", &e);
+            report("closed new connection: register", &e);
             close(fd);
             continue;
         }
@@ -186,7 +295,8 @@ fn accept_all(
 
 /// Echoes until the connection would block, then re-arms it for what it
 /// waits on: `WRITABLE` while unsent bytes are left (reading stops until
-/// they are written), `READABLE` otherwise.
+/// they are written), `READABLE` otherwise. A connection whose read, write
+/// or re-arming fails is closed, and named on standard error.
 fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
     loop {
         // Write back what is buffered.
@@ -203,7 +313,7 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
                 e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
                     return rearm(registry, token, conn, Interest::WRITABLE);
                 }
-                _ => return State::Closed,
+                e => return closed(token, "write", &os_error(e)),
             }
         }
         conn.start = 0;
@@ -224,7 +334,7 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
             e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
                 return rearm(registry, token, conn, Interest::READABLE);
             }
-            _ => return State::Closed,
+            e => return closed(token, "read", &os_error(e)),
         }
     }
 }
@@ -233,8 +343,22 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
 fn rearm(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
     match registry.reregister(&mut SourceFd(&conn.fd), token, interest) {
         Ok(()) => State::Open,
-        Err(_) => State::Closed,
+        Err(e) => closed(token, "reregister", &e),
     }
+}
+
+/// Says that connection `token` is closed because `what` failed with `e`.
+fn closed(token: Token, what: &str, e: &io::Error) -> State {
+    Line::new()
+        .str("closed connection ")
+        .num(token.0 as u32)
+        .str(": ")
+        .str(what)
+        .str(": ")
+        .error(e)
+        .str("\n")
+        .write_to(2);
+    State::Closed
 }
 
 /// Accepts a connection as a nonblocking, close-on-exec socket: its fd, or
@@ -352,6 +476,27 @@ fn local_addr(fd: libc::c_int) -> io::Result<Addr> {
         ip: u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
         port: u16::from_be(sin.sin_port),
     })
+}
+
+/// The monotonic clock in milliseconds.
+fn now_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Sleeps for `ms` milliseconds (or until a signal).
+fn sleep_ms(ms: u64) {
+    let ts = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: `ts` is a valid timespec; the remainder pointer may be null.
+    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
 }
 
 fn close(fd: libc::c_int) {
