@@ -165,6 +165,21 @@ impl Client {
     }
 }
 
+/// `len` bytes of client `seed`'s data: a block of a prime length (so a
+/// shifted or repeated stretch does not match), repeated.
+fn pattern(seed: u8, len: usize) -> Vec<u8> {
+    const BLOCK: usize = 65521;
+    let block: Vec<u8> = (0..BLOCK.min(len))
+        .map(|i| (i as u8).wrapping_mul(31) ^ (i >> 8) as u8 ^ seed)
+        .collect();
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let n = (len - out.len()).min(block.len());
+        out.extend_from_slice(&block[..n]);
+    }
+    out
+}
+
 /// Whether every client has its echo.
 pub fn all_echoed(clients: &[Client]) -> bool {
     clients.iter().all(Client::echoed)
