@@ -90,6 +90,8 @@ static unsigned errno_filter = ~0u;
 static unsigned long start_after;  /* eligible calls before the first fault */
 static const char *switch_path;    /* faults only while this file exists */
 static const char *report_path;    /* counts written here at exit */
+static int report_fd = -1;         /* opened at start: a process out of
+                                      descriptors can still report */
 static int socket_eagain;          /* spurious EAGAIN on socket reads/writes */
 static atomic_int global_on = 1;
 
@@ -507,11 +509,8 @@ static void write_report(void) {
     put(&o, " pid=");
     put_num(&o, (unsigned long)syscall(SYS_getpid));
     put(&o, "\n");
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, report_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return;
-    syscall(SYS_write, fd, o.buf, o.len);
-    syscall(SYS_close, fd);
+    if (report_fd >= 0)
+        syscall(SYS_write, report_fd, o.buf, o.len);
 }
 
 static void on_term(int sig) {
@@ -558,6 +557,16 @@ __attribute__((constructor)) static void setup(void) {
         socket_eagain = atoi(v) != 0;
     if ((v = getenv("ROUSE_FAULT_REPORT")) && *v) {
         report_path = v;
+        /* Opened now, while descriptors are left, and moved out of the way
+         * of the low numbers where the limit allows. */
+        report_fd = (int)syscall(SYS_openat, AT_FDCWD, v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (report_fd >= 0) {
+            int high = (int)syscall(SYS_fcntl, report_fd, F_DUPFD_CLOEXEC, 900);
+            if (high >= 0) {
+                syscall(SYS_close, report_fd);
+                report_fd = high;
+            }
+        }
         /* A server stopped with SIGTERM runs no destructors: report then,
          * unless the program handles SIGTERM itself. */
         struct sigaction old;
