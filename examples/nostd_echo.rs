@@ -21,10 +21,10 @@
 //! until it is re-armed, forgetting that would stall the connection.
 //!
 //! Errors: a connection whose read, write or re-arming fails is closed and
-//! named on standard error (`closed connection 3: read: ...`). When
-//! `accept` fails for lack of descriptors or memory (`EMFILE`, ...), the
-//! listener is deregistered until a connection closes or 100 ms pass, so
-//! the server neither spins retrying nor stops accepting for good.
+//! named on standard error (`closed connection 3: ...`). When `accept`
+//! fails for lack of descriptors or memory (`EMFILE`, ...), the listener
+//! stays disarmed until the next event (a connection closing) or 100 ms,
+//! so the server neither spins retrying nor stops accepting for good.
 //!
 //! Targets: every Unix (`accept4` and `SOCK_NONBLOCK | SOCK_CLOEXEC`
 //! where they exist; `accept` and `fcntl` on Apple's systems, which lack

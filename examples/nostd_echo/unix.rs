@@ -7,7 +7,6 @@
 #[cfg(any(feature = "std", panic = "unwind"))]
 extern crate std;
 
-use core::fmt::{self, Write as _};
 use core::mem;
 use core::time::Duration;
 
@@ -108,26 +107,35 @@ fn serve(addr: Addr) -> io::Result<()> {
     // `None` marks a free slot; slot `i` is the connection of `Token(i)`.
     const FREE: Option<Conn> = None;
     let mut conns: [Option<Conn>; MAX_CONNS] = [FREE; MAX_CONNS];
-    let mut accept = Accepting::On;
+    // Whether `accept` failed and the listener waits to be re-armed.
+    let mut paused = false;
 
     loop {
-        match poll.poll(&mut events, accept.timeout()) {
+        let timeout = if paused { Some(RETRY_ACCEPT) } else { None };
+        match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             // poll(2) could not allocate its table this time: the kernel
             // may have memory again in a moment.
             Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
                 report("poll (retrying in 10 ms)", &e);
-                sleep_ms(10);
+                // SAFETY: poll(2) with no fds only sleeps for the timeout.
+                unsafe { libc::poll(core::ptr::null_mut(), 0, 10) };
                 continue;
             }
             Err(e) => return Err(e),
         }
+        // After a failed `accept`, try again once this poll has waited for
+        // another event (a connection closing frees a descriptor) or for
+        // RETRY_ACCEPT: never twice in a row without waiting.
+        if paused {
+            paused = !rearm_listener(poll.registry(), listener);
+        }
         for event in events.iter() {
             let token = event.token();
             if token == LISTENER {
-                if let Accepting::On = accept {
-                    accept = accept_all(poll.registry(), listener, &mut conns);
+                if !paused {
+                    paused = !accept_all(poll.registry(), listener, &mut conns);
                 }
                 continue;
             }
@@ -142,129 +150,41 @@ fn serve(addr: Addr) -> io::Result<()> {
                 let _ = poll.registry().deregister(&mut SourceFd(&conn.fd));
                 close(conn.fd);
                 *slot = None;
-                if let Accepting::Off { freed, .. } = &mut accept {
-                    *freed = true;
-                }
             }
         }
-        accept = accept.resume(poll.registry(), listener);
     }
 }
 
-/// Whether the server is accepting connections.
+/// How long the listener stays disarmed after `accept` failed, unless
+/// another event comes first.
+const RETRY_ACCEPT: Duration = Duration::from_millis(100);
+
+/// Accepts every pending connection (until `EAGAIN`) into a free slot,
+/// then re-arms the listener; returns whether it did.
 ///
 /// When `accept` fails with anything but `EAGAIN`, `EINTR` or
 /// `ECONNABORTED` (out of descriptors, `EMFILE`; or memory), trying again
-/// at once would fail again while the listener stays readable: a loop that
-/// retries on every event spins. So the listener is deregistered until a
-/// connection closes (freeing a descriptor) or [`RETRY_ACCEPT_MS`] have
-/// passed, and then registered again, which reports the connections that
-/// waited in the kernel's backlog meanwhile.
-enum Accepting {
-    On,
-    Off {
-        /// `now_ms()` at which to try again at the latest.
-        until: u64,
-        /// A connection has closed since accepting stopped.
-        freed: bool,
-        /// The listener is still registered (deregistering it failed).
-        registered: bool,
-    },
-}
-
-/// How long accepting stays off after `accept` failed, unless a
-/// connection closes first.
-const RETRY_ACCEPT_MS: u64 = 100;
-
-impl Accepting {
-    /// The timeout for the next poll: none while accepting, else the time
-    /// left until accepting is tried again.
-    fn timeout(&self) -> Option<Duration> {
-        match *self {
-            Accepting::On => None,
-            Accepting::Off { until, .. } => {
-                Some(Duration::from_millis(until.saturating_sub(now_ms())))
-            }
-        }
-    }
-
-    /// Switches accepting back on if it is off and its time has come.
-    fn resume(self, registry: &Registry<Backend>, listener: libc::c_int) -> Accepting {
-        let Accepting::Off {
-            until,
-            freed,
-            registered,
-        } = self
-        else {
-            return self;
-        };
-        if !freed && now_ms() < until {
-            return self;
-        }
-        // Registering (or re-registering, which re-arms) reports the
-        // connections waiting in the backlog.
-        let result = if registered {
-            registry.reregister(&mut SourceFd(&listener), LISTENER, Interest::READABLE)
-        } else {
-            registry.register(&mut SourceFd(&listener), LISTENER, Interest::READABLE)
-        };
-        match result {
-            Ok(()) => Accepting::On,
-            Err(e) => {
-                report("registering the listener again (retrying)", &e);
-                Accepting::Off {
-                    until: now_ms() + RETRY_ACCEPT_MS,
-                    freed: false,
-                    registered,
-                }
-            }
-        }
-    }
-}
-
-/// Accepts every pending connection (until `EAGAIN`) into a free slot, and
-/// re-arms the listener; or, if `accept` fails otherwise, stops accepting
-/// (see [`Accepting`]).
+/// at once would fail again while the listener stays readable: re-arming
+/// it would make a busy loop. So it is left disarmed (a `SourceFd` on
+/// poll(2) is not watched again until `reregister`), and the loop re-arms
+/// it only after the next poll has waited for another event (a connection
+/// closing frees a descriptor) or for RETRY_ACCEPT.
 fn accept_all(
     registry: &Registry<Backend>,
     listener: libc::c_int,
     conns: &mut [Option<Conn>; MAX_CONNS],
-) -> Accepting {
+) -> bool {
     loop {
         let fd = accept(listener);
         if fd < 0 {
             match errno() {
                 libc::EINTR | libc::ECONNABORTED => continue,
                 e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
-                    // Drained: watch it again (a `SourceFd` is re-armed by
-                    // `reregister`).
-                    return match registry.reregister(
-                        &mut SourceFd(&listener),
-                        LISTENER,
-                        Interest::READABLE,
-                    ) {
-                        Ok(()) => Accepting::On,
-                        Err(e) => {
-                            report("re-arming the listener (retrying)", &e);
-                            Accepting::Off {
-                                until: now_ms() + RETRY_ACCEPT_MS,
-                                freed: false,
-                                registered: true,
-                            }
-                        }
-                    };
+                    return rearm_listener(registry, listener);
                 }
                 e => {
-                    report(
-                        "accept (not accepting until a connection closes)",
-                        &os_error(e),
-                    );
-                    let registered = registry.deregister(&mut SourceFd(&listener)).is_err();
-                    return Accepting::Off {
-                        until: now_ms() + RETRY_ACCEPT_MS,
-                        freed: false,
-                        registered,
-                    };
+                    report("accept (retrying later)", &os_error(e));
+                    return false;
                 }
             }
         }
@@ -293,6 +213,16 @@ fn accept_all(
     }
 }
 
+/// Watches the listener again (a `SourceFd` is re-armed by `reregister`);
+/// returns whether it is.
+fn rearm_listener(registry: &Registry<Backend>, listener: libc::c_int) -> bool {
+    let r = registry.reregister(&mut SourceFd(&listener), LISTENER, Interest::READABLE);
+    if let Err(e) = &r {
+        report("re-arming the listener (retrying later)", e);
+    }
+    r.is_ok()
+}
+
 /// Echoes until the connection would block, then re-arms it for what it
 /// waits on: `WRITABLE` while unsent bytes are left (reading stops until
 /// they are written), `READABLE` otherwise. A connection whose read, write
@@ -313,7 +243,7 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
                 e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
                     return rearm(registry, token, conn, Interest::WRITABLE);
                 }
-                e => return closed(token, "write", &os_error(e)),
+                e => return closed(token, &os_error(e)),
             }
         }
         conn.start = 0;
@@ -334,7 +264,7 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
             e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
                 return rearm(registry, token, conn, Interest::READABLE);
             }
-            e => return closed(token, "read", &os_error(e)),
+            e => return closed(token, &os_error(e)),
         }
     }
 }
@@ -343,17 +273,15 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
 fn rearm(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
     match registry.reregister(&mut SourceFd(&conn.fd), token, interest) {
         Ok(()) => State::Open,
-        Err(e) => closed(token, "reregister", &e),
+        Err(e) => closed(token, &e),
     }
 }
 
-/// Says that connection `token` is closed because `what` failed with `e`.
-fn closed(token: Token, what: &str, e: &io::Error) -> State {
+/// Says that connection `token` is closed because of `e`.
+fn closed(token: Token, e: &io::Error) -> State {
     Line::new()
         .str("closed connection ")
         .num(token.0 as u32)
-        .str(": ")
-        .str(what)
         .str(": ")
         .error(e)
         .str("\n")
@@ -478,27 +406,6 @@ fn local_addr(fd: libc::c_int) -> io::Result<Addr> {
     })
 }
 
-/// The monotonic clock in milliseconds.
-fn now_ms() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
-}
-
-/// Sleeps for `ms` milliseconds (or until a signal).
-fn sleep_ms(ms: u64) {
-    let ts = libc::timespec {
-        tv_sec: (ms / 1000) as libc::time_t,
-        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
-    };
-    // SAFETY: `ts` is a valid timespec; the remainder pointer may be null.
-    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
-}
-
 fn close(fd: libc::c_int) {
     // SAFETY: `fd` is open and owned by the caller, who does not use it again.
     unsafe { libc::close(fd) };
@@ -576,8 +483,8 @@ fn arg(argc: libc::c_int, argv: *const *const libc::c_char, i: usize) -> Option<
 }
 
 /// A line of output built in a fixed buffer (too long: cut short), with
-/// no `core::fmt` except to print an `io::Error`: formatting numbers and
-/// padding through `core::fmt` would be most of this program's code.
+/// no `core::fmt`: formatting numbers and errors through `core::fmt` would
+/// be most of this program's code.
 struct Line {
     buf: [u8; 128],
     len: usize,
@@ -632,23 +539,23 @@ impl Line {
         self.str(":").num(u32::from(addr.port))
     }
 
-    /// Appends the error's message (its `Display`).
+    /// Appends `os error N` for an OS error (the `errno`), or what
+    /// rouse's own error means (this program can meet few of them).
     fn error(&mut self, e: &io::Error) -> &mut Line {
-        let _ = write!(self, "{e}");
-        self
+        match e.raw_os_error() {
+            Some(code) => self.str("os error ").num(code as u32),
+            None => self.str(match e.kind() {
+                io::ErrorKind::NotFound => "not registered",
+                io::ErrorKind::AlreadyExists => "already registered",
+                _ => "no room in the table, or a bad argument",
+            }),
+        }
     }
 
     /// Writes the line to `fd` in one `write`, so it arrives whole.
     fn write_to(&self, fd: libc::c_int) {
         // SAFETY: `buf[..len]` is initialized memory of `len` bytes.
         unsafe { libc::write(fd, self.buf.as_ptr().cast(), self.len) };
-    }
-}
-
-impl fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.str(s);
-        Ok(())
     }
 }
 
