@@ -12,14 +12,15 @@
 //! `Interrupted` or `ConnectionAborted` (`EMFILE`, `ENFILE`, `ENOBUFS`,
 //! `ENOMEM`, ...), retrying at once would fail again, and the listener
 //! stays readable: a loop that retries on every readiness event spins. So
-//! the server deregisters the listener and stops accepting until a
-//! connection closes (which frees a descriptor) or [`RETRY_ACCEPT`] has
-//! passed (for limits other processes share, such as `ENFILE`), then
-//! registers it again, which reports the connections still waiting. Those
-//! wait in the kernel's backlog meanwhile; nothing is lost.
+//! the server deregisters the listener (no backend reports it then,
+//! whatever its re-arming rules) and registers it again only after a later
+//! poll has waited for another event (a connection closing frees a
+//! descriptor) or for [`RETRY_ACCEPT`] (for limits other processes share,
+//! such as `ENFILE`); registering reports the connections still waiting.
+//! Those wait in the kernel's backlog meanwhile; nothing is lost.
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rouse::event::Source;
 use rouse::net::{TcpListener, TcpStream};
@@ -32,8 +33,8 @@ use super::conn::{Conn, Status};
 /// the listener takes a token from the other end.
 pub const LISTENER: Token = Token(usize::MAX - 1);
 
-/// How long accepting stays off after `accept` fails, unless a connection
-/// closes first.
+/// How long accepting stays off after `accept` fails, unless another
+/// event (a connection closing, say) comes first.
 pub const RETRY_ACCEPT: Duration = Duration::from_millis(100);
 
 /// What the server has done so far (for tests and the curious).
@@ -56,10 +57,11 @@ pub struct Server {
     /// Slot `i` holds the connection registered with `Token(i)`; `None` is
     /// a free slot, reused by the next connection.
     conns: Vec<Option<Conn>>,
-    /// While accepting is off: when to try again at the latest.
-    paused_until: Option<Instant>,
-    /// A connection has closed since accepting was switched off.
-    freed: bool,
+    /// Accepting is off (after `accept` failed).
+    paused: bool,
+    /// It went off during the current poll's events: the next poll must
+    /// wait before accepting is tried again.
+    paused_now: bool,
     /// Whether the listener is registered (it is not while accepting is
     /// off, unless deregistering it failed).
     registered: bool,
@@ -77,8 +79,8 @@ impl Server {
         Ok(Server {
             listener,
             conns: Vec::new(),
-            paused_until: None,
-            freed: false,
+            paused: false,
+            paused_now: false,
             registered: true,
             stats: Stats::default(),
         })
@@ -91,16 +93,15 @@ impl Server {
     }
 
     /// The timeout for the next poll: `None` (wait for events) unless
-    /// accepting is off, and then until it is to be tried again.
+    /// accepting is off, and then [`RETRY_ACCEPT`].
     pub fn timeout(&self) -> Option<Duration> {
-        self.paused_until
-            .map(|at| at.saturating_duration_since(Instant::now()))
+        self.paused.then_some(RETRY_ACCEPT)
     }
 
     /// Whether the server accepts connections (it stops for a while after
     /// `accept` fails).
     pub fn accepting(&self) -> bool {
-        self.paused_until.is_none()
+        !self.paused
     }
 
     /// How many connections are open.
@@ -140,29 +141,24 @@ impl Server {
         };
         match conn.echo(registry, token) {
             Ok(Status::Open) => {}
-            Ok(Status::Closed) => {
-                close(registry, slot);
-                self.freed = true;
-            }
+            Ok(Status::Closed) => close(registry, slot),
             Err(e) => {
                 eprintln!("closed connection {}: {e}", token.0);
                 close(registry, slot);
-                self.freed = true;
                 self.stats.closed_on_error += 1;
             }
         }
     }
 
     /// Call after handling a poll's events: switches accepting back on if
-    /// it is off and a connection has closed, or the retry time has come.
+    /// it went off before this poll (which then waited for an event, or
+    /// for [`RETRY_ACCEPT`]); never right after it went off, which would
+    /// retry without waiting.
     pub fn after_poll<S: Selector>(&mut self, registry: &Registry<S>)
     where
         TcpListener: Source<S>,
     {
-        let Some(until) = self.paused_until else {
-            return;
-        };
-        if !self.freed && Instant::now() < until {
+        if !self.paused || std::mem::take(&mut self.paused_now) {
             return;
         }
         // Registering (or re-registering, which re-arms) reports the
@@ -174,15 +170,11 @@ impl Server {
         };
         match result {
             Ok(()) => {
-                self.paused_until = None;
+                self.paused = false;
                 self.registered = true;
             }
-            Err(e) => {
-                eprintln!("registering the listener again: {e}; retrying");
-                self.paused_until = Some(Instant::now() + RETRY_ACCEPT);
-            }
+            Err(e) => eprintln!("registering the listener again: {e}; retrying"),
         }
-        self.freed = false;
     }
 
     /// Accepts connections until `accept` says `WouldBlock` (or fails),
@@ -232,16 +224,13 @@ impl Server {
     where
         TcpListener: Source<S>,
     {
-        eprintln!(
-            "accept: {err}; not accepting until a connection closes (or {} ms)",
-            RETRY_ACCEPT.as_millis()
-        );
+        eprintln!("accept: {err}; not accepting until a connection closes (or 100 ms)");
         match registry.deregister(&mut self.listener) {
             Ok(()) => self.registered = false,
             Err(e) => eprintln!("deregistering the listener: {e}"),
         }
-        self.paused_until = Some(Instant::now() + RETRY_ACCEPT);
-        self.freed = false;
+        self.paused = true;
+        self.paused_now = true;
         self.stats.accept_pauses += 1;
     }
 }
