@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,6 +49,8 @@ enum call {
     C_SEND,
     C_READ,
     C_WRITE,
+    C_READV,
+    C_WRITEV,
     C_FCNTL,
     C_SOCKET,
     C_SOCKETPAIR,
@@ -58,7 +61,8 @@ enum call {
 static const char *const call_names[N_CALLS] = {
     "epoll_create1", "epoll_ctl", "epoll_wait", "poll",   "eventfd",
     "accept4",       "accept",    "recv",       "send",   "read",
-    "write",         "fcntl",     "socket",     "socketpair", "dup",
+    "write",         "readv",     "writev",     "fcntl",  "socket",
+    "socketpair",    "dup",
 };
 
 /* The errnos it can inject, as bits of a mask. */
@@ -314,6 +318,20 @@ ssize_t write(int fd, const void *buf, size_t len) {
     if (fault(C_WRITE, rw_mask(fd, 0)))
         return -1;
     return real_write(fd, buf, len);
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int count) {
+    REAL(readv);
+    if (fault(C_READV, rw_mask(fd, 1)))
+        return -1;
+    return real_readv(fd, iov, count);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int count) {
+    REAL(writev);
+    if (fault(C_WRITEV, rw_mask(fd, 0)))
+        return -1;
+    return real_writev(fd, iov, count);
 }
 
 /* fcntl's third argument is an int or a pointer, or absent; it is passed
