@@ -107,7 +107,7 @@ fn serve(addr: Addr) -> io::Result<()> {
     // `None` marks a free slot; slot `i` is the connection of `Token(i)`.
     const FREE: Option<Conn> = None;
     let mut conns: [Option<Conn>; MAX_CONNS] = [FREE; MAX_CONNS];
-    // Whether `accept` failed and the listener waits to be re-armed.
+    // Whether `accept` failed and the listener is deregistered for now.
     let mut paused = false;
 
     loop {
@@ -129,13 +129,22 @@ fn serve(addr: Addr) -> io::Result<()> {
         // another event (a connection closing frees a descriptor) or for
         // RETRY_ACCEPT: never twice in a row without waiting.
         if paused {
-            paused = !rearm_listener(poll.registry(), listener);
+            match poll
+                .registry()
+                .register(&mut SourceFd(&listener), LISTENER, Interest::READABLE)
+            {
+                Ok(()) => paused = false,
+                Err(e) => report("registering the listener again (retrying later)", &e),
+            }
         }
         for event in events.iter() {
             let token = event.token();
             if token == LISTENER {
-                if !paused {
-                    paused = !accept_all(poll.registry(), listener, &mut conns);
+                if !paused && !accept_all(poll.registry(), listener, &mut conns) {
+                    // The listener stays readable while `accept` fails:
+                    // no poll may report it until then.
+                    let _ = poll.registry().deregister(&mut SourceFd(&listener));
+                    paused = true;
                 }
                 continue;
             }
@@ -155,20 +164,18 @@ fn serve(addr: Addr) -> io::Result<()> {
     }
 }
 
-/// How long the listener stays disarmed after `accept` failed, unless
+/// How long the listener stays deregistered after `accept` failed, unless
 /// another event comes first.
 const RETRY_ACCEPT: Duration = Duration::from_millis(100);
 
-/// Accepts every pending connection (until `EAGAIN`) into a free slot,
-/// then re-arms the listener; returns whether it did.
+/// Accepts every pending connection (until `EAGAIN`) into a free slot;
+/// returns `false` if `accept` failed otherwise.
 ///
 /// When `accept` fails with anything but `EAGAIN`, `EINTR` or
 /// `ECONNABORTED` (out of descriptors, `EMFILE`; or memory), trying again
-/// at once would fail again while the listener stays readable: re-arming
-/// it would make a busy loop. So it is left disarmed (a `SourceFd` on
-/// poll(2) is not watched again until `reregister`), and the loop re-arms
-/// it only after the next poll has waited for another event (a connection
-/// closing frees a descriptor) or for RETRY_ACCEPT.
+/// at once would fail again while the listener stays readable: a loop that
+/// retried at every poll would spin. So the caller deregisters the
+/// listener and registers it again only after a later poll has waited.
 fn accept_all(
     registry: &Registry<Backend>,
     listener: libc::c_int,
@@ -179,9 +186,7 @@ fn accept_all(
         if fd < 0 {
             match errno() {
                 libc::EINTR | libc::ECONNABORTED => continue,
-                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
-                    return rearm_listener(registry, listener);
-                }
+                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return true,
                 e => {
                     report("accept (retrying later)", &os_error(e));
                     return false;
@@ -197,8 +202,8 @@ fn accept_all(
             close(fd);
             continue;
         };
-        // Registering arms READABLE, so bytes the client has sent already
-        // are reported by the next poll.
+        // Registering watches READABLE at once, so bytes the client has
+        // sent already are reported by the next poll.
         if let Err(e) = registry.register(&mut SourceFd(&fd), Token(i), Interest::READABLE) {
             report("closed new connection: register", &e);
             close(fd);
@@ -213,20 +218,10 @@ fn accept_all(
     }
 }
 
-/// Watches the listener again (a `SourceFd` is re-armed by `reregister`);
-/// returns whether it is.
-fn rearm_listener(registry: &Registry<Backend>, listener: libc::c_int) -> bool {
-    let r = registry.reregister(&mut SourceFd(&listener), LISTENER, Interest::READABLE);
-    if let Err(e) = &r {
-        report("re-arming the listener (retrying later)", e);
-    }
-    r.is_ok()
-}
-
-/// Echoes until the connection would block, then re-arms it for what it
+/// Echoes until the connection would block, then watches it for what it
 /// waits on: `WRITABLE` while unsent bytes are left (reading stops until
 /// they are written), `READABLE` otherwise. A connection whose read, write
-/// or re-arming fails is closed, and named on standard error.
+/// or re-registration fails is closed, and named on standard error.
 fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
     loop {
         // Write back what is buffered.
@@ -241,7 +236,7 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
             match errno() {
                 libc::EINTR => {}
                 e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
-                    return rearm(registry, token, conn, Interest::WRITABLE);
+                    return wait_for(registry, token, conn, Interest::WRITABLE);
                 }
                 e => return closed(token, &os_error(e)),
             }
@@ -262,15 +257,15 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
         match errno() {
             libc::EINTR => {}
             e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
-                return rearm(registry, token, conn, Interest::READABLE);
+                return wait_for(registry, token, conn, Interest::READABLE);
             }
             e => return closed(token, &os_error(e)),
         }
     }
 }
 
-/// Watches the connection again, for `interest`.
-fn rearm(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
+/// Watches the connection for `interest` from now on.
+fn wait_for(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
     match registry.reregister(&mut SourceFd(&conn.fd), token, interest) {
         Ok(()) => State::Open,
         Err(e) => closed(token, &e),
