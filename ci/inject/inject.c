@@ -79,7 +79,8 @@ static const char *const errno_names[N_ERRNOS] = {
 
 /* The errnos each call can return for a valid call on a valid descriptor
  * (the man pages' lists, without EBADF, EFAULT, EINVAL and the like, which
- * would say the program is wrong when it is not). */
+ * would say the program is wrong when it is not). EINTR only where the
+ * call can wait: see blocking_only. */
 #define M_ACCEPT (B(E_EINTR) | B(E_ECONNABORTED) | B(E_EMFILE) | B(E_ENFILE) | B(E_ENOBUFS) | B(E_ENOMEM))
 #define M_NEWFD (B(E_EMFILE) | B(E_ENFILE) | B(E_ENOMEM))
 #define M_RECV (B(E_EINTR) | B(E_ENOMEM))
@@ -217,10 +218,24 @@ static int fault(enum call c, unsigned mask) {
     return 0;
 }
 
+/* `mask` without EINTR if `fd` does not block (O_NONBLOCK, or
+ * MSG_DONTWAIT in `msg_flags`): a call that does not wait is not
+ * interrupted (Linux returns EAGAIN at once instead). */
+static unsigned blocking_only(int fd, int msg_flags, unsigned mask) {
+    if (!(mask & B(E_EINTR)))
+        return mask;
+    if (msg_flags & MSG_DONTWAIT)
+        return mask & ~B(E_EINTR);
+    long fl = syscall(SYS_fcntl, fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK))
+        return mask & ~B(E_EINTR);
+    return mask;
+}
+
 static unsigned rw_mask(int fd, int is_read) {
     switch (kind_of(fd)) {
     case K_SOCKET:
-        return (is_read ? M_RECV : M_SEND) | (socket_eagain ? B(E_EAGAIN) : 0);
+        return blocking_only(fd, 0, (is_read ? M_RECV : M_SEND) | (socket_eagain ? B(E_EAGAIN) : 0));
     case K_EVENTFD:
         /* A full counter on write, an empty one on read. */
         return B(E_EAGAIN);
@@ -276,7 +291,7 @@ int eventfd(unsigned int initval, int flags) {
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     REAL(accept4);
-    if (fault(C_ACCEPT4, M_ACCEPT))
+    if (fault(C_ACCEPT4, blocking_only(fd, 0, M_ACCEPT)))
         return -1;
     int s = real_accept4(fd, addr, len, flags);
     set_kind(s, K_SOCKET);
@@ -285,7 +300,7 @@ int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len) {
     REAL(accept);
-    if (fault(C_ACCEPT, M_ACCEPT))
+    if (fault(C_ACCEPT, blocking_only(fd, 0, M_ACCEPT)))
         return -1;
     int s = real_accept(fd, addr, len);
     set_kind(s, K_SOCKET);
@@ -294,14 +309,14 @@ int accept(int fd, struct sockaddr *addr, socklen_t *len) {
 
 ssize_t recv(int fd, void *buf, size_t len, int flags) {
     REAL(recv);
-    if (fault(C_RECV, M_RECV | (socket_eagain ? B(E_EAGAIN) : 0)))
+    if (fault(C_RECV, blocking_only(fd, flags, M_RECV | (socket_eagain ? B(E_EAGAIN) : 0))))
         return -1;
     return real_recv(fd, buf, len, flags);
 }
 
 ssize_t send(int fd, const void *buf, size_t len, int flags) {
     REAL(send);
-    if (fault(C_SEND, M_SEND | (socket_eagain ? B(E_EAGAIN) : 0)))
+    if (fault(C_SEND, blocking_only(fd, flags, M_SEND | (socket_eagain ? B(E_EAGAIN) : 0))))
         return -1;
     return real_send(fd, buf, len, flags);
 }
