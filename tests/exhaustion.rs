@@ -34,7 +34,7 @@ struct FdLimit {
 }
 
 impl FdLimit {
-    fn spare(spare: u64) -> FdLimit {
+    fn spare(spare: libc::rlim_t) -> FdLimit {
         // The lowest free descriptor: the next one the kernel hands out.
         // SAFETY: F_DUPFD_CLOEXEC duplicates stdin's descriptor (open in a
         // test process) onto the lowest free number, which is closed at once.
@@ -49,7 +49,7 @@ impl FdLimit {
         // SAFETY: getrlimit writes one rlimit into `old`.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) }, 0);
         let low = libc::rlimit {
-            rlim_cur: next as u64 + spare,
+            rlim_cur: next as libc::rlim_t + spare,
             rlim_max: old.rlim_max,
         };
         // SAFETY: setrlimit reads one rlimit; lowering the soft limit is
