@@ -41,13 +41,15 @@ type Conn<'r> = Async<'r, TcpStream, DefaultSelector, SLOTS, TIMERS>;
 async fn echo(mut conn: Conn<'_>) {
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        match conn.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                if conn.write_all(&buf[..n]).await.is_err() {
-                    break;
-                }
-            }
+        let failed = match conn.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => conn.write_all(&buf[..n]).await.err(),
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failed {
+            // Said, so that a connection never ends without a word.
+            eprintln!("closed connection: {e}");
+            break;
         }
     }
     // Dropping `conn` deregisters the socket, then closes it.
@@ -64,7 +66,7 @@ fn main() -> io::Result<()> {
     io::stdout().flush()?;
 
     let executor = LocalExecutor::new();
-    reactor.block_on(executor.run(async {
+    let server = std::pin::pin!(executor.run(async {
         loop {
             match listener.accept().await {
                 Ok((conn, _)) => executor.spawn(echo(conn)).detach(),
@@ -79,7 +81,22 @@ fn main() -> io::Result<()> {
                 }
             }
         }
-    }))?
+    }));
+    let mut server = server;
+    loop {
+        match reactor.block_on(server.as_mut()) {
+            Ok(result) => return result,
+            // The wait itself failed for want of kernel memory (poll(2)
+            // answers ENOMEM when it cannot build its table): nothing was
+            // lost, the tasks and registrations are intact. Wait a little
+            // and go on, as for EMFILE above.
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+                eprintln!("poll failed: {e}");
+                std::thread::sleep(ACCEPT_BACKOFF);
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(not(target_os = "wasi"))]

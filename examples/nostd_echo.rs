@@ -14,11 +14,17 @@
 //! `MAX_CONNS + 1` entries and the events. The program links without a
 //! global allocator, which is the point of it.
 //!
-//! Re-arming: rouse's net types re-arm themselves when an operation returns
-//! `WouldBlock`; a [`SourceFd`] cannot, so after draining an fd to `EAGAIN`
-//! this program calls `reregister`, which re-arms it. On poll(2), which
-//! rouse makes edge-triggered by not watching a reported direction again
-//! until it is re-armed, forgetting that would stall the connection.
+//! Readiness: a [`SourceFd`] on poll(2) is level-triggered (reported at
+//! every poll while it is ready), so the program reads and writes each fd
+//! until `EAGAIN`, and watches a connection for `WRITABLE` instead of
+//! `READABLE` (with `reregister`) while it has bytes it could not send.
+//!
+//! Errors: a connection whose read, write or re-registration fails is
+//! closed and named on standard error (`closed connection 3: ...`). When
+//! `accept` fails for lack of descriptors or memory (`EMFILE`, ...), the
+//! listener, still readable, is deregistered until a later poll has waited
+//! for another event (a connection closing) or 100 ms, so the server
+//! neither spins retrying nor stops accepting for good.
 //!
 //! Targets: every Unix (`accept4` and `SOCK_NONBLOCK | SOCK_CLOEXEC`
 //! where they exist; `accept` and `fcntl` on Apple's systems, which lack

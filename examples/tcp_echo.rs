@@ -23,22 +23,30 @@
 //! The shape of the loop is mio's: readiness is edge-triggered, so on an
 //! event a connection reads and writes until `WouldBlock`, and only then
 //! waits for the next event.
+//!
+//! When things fail (see examples/tcp_echo/server.rs): a connection whose
+//! read, write or registration fails is closed and named on standard error
+//! (`closed connection 7: ...`), and the server goes on. When `accept`
+//! fails for lack of descriptors or memory (`EMFILE`, `ENFILE`, ...), the
+//! server stops accepting, rather than retrying in a busy loop, until a
+//! connection closes or 100 ms have passed; connections meanwhile wait in
+//! the kernel's backlog.
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use rouse::net::TcpListener;
-use rouse::{Events, Interest, Poll, Registry, Token};
+use rouse::{Events, Poll};
 
-// The connection's echo logic, shared with the soak test (tests/soak.rs).
+// The connection's echo logic and the server around it, shared with the
+// tests (tests/soak.rs, tests/exhaustion.rs, tests/peers.rs).
 #[path = "tcp_echo/conn.rs"]
 mod conn;
-use conn::{Conn, Status};
-
-/// The listener's token. Connection `i` of the table uses `Token(i)`, so
-/// the listener takes a token from the other end.
-const LISTENER: Token = Token(usize::MAX - 1);
+#[path = "tcp_echo/server.rs"]
+mod server;
+use server::Server;
 
 fn main() -> ExitCode {
     let arg = std::env::args().nth(1);
@@ -59,48 +67,30 @@ fn main() -> ExitCode {
 }
 
 fn serve(addr: SocketAddr) -> io::Result<()> {
-    let mut listener = listen(addr)?;
+    let listener = listen(addr)?;
     io::stdout().flush()?;
 
     let mut poll = Poll::new()?;
     let mut events = Events::with_capacity(256);
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
-
-    // Slot `i` holds the connection registered with `Token(i)`; `None` is
-    // a free slot, reused by the next connection.
-    let mut conns: Vec<Option<Conn>> = Vec::new();
+    let mut server = Server::new(listener, poll.registry())?;
 
     loop {
-        match poll.poll(&mut events, None) {
+        match poll.poll(&mut events, server.timeout()) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // poll(2) could not allocate its table this time: the kernel
+            // may have memory again in a moment.
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+                eprintln!("poll: {e}; retrying in 10 ms");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
             Err(e) => return Err(e),
         }
-
         for event in &events {
-            if event.token() == LISTENER {
-                accept_all(&listener, poll.registry(), &mut conns);
-                continue;
-            }
-            let token = event.token();
-            let Some(slot) = conns.get_mut(token.0) else {
-                continue;
-            };
-            // The slot may be empty: an earlier event of this same poll can
-            // have closed the connection.
-            let Some(conn) = slot else {
-                continue;
-            };
-            match conn.echo(poll.registry(), token) {
-                Ok(Status::Open) => {}
-                Ok(Status::Closed) => close(poll.registry(), slot),
-                Err(e) => {
-                    eprintln!("connection {}: {e}", token.0);
-                    close(poll.registry(), slot);
-                }
-            }
+            server.handle(poll.registry(), event.token());
         }
+        server.after_poll(poll.registry());
     }
 }
 
@@ -123,45 +113,4 @@ fn listen(_addr: SocketAddr) -> io::Result<TcpListener> {
     listener.set_nonblocking(true)?;
     println!("listening on preopened fd 3");
     Ok(TcpListener::from_std(listener))
-}
-
-/// Accepts connections until `accept` says `WouldBlock`, registering each
-/// in a free slot of `conns`.
-fn accept_all(listener: &TcpListener, registry: &Registry, conns: &mut Vec<Option<Conn>>) {
-    loop {
-        let mut stream = match listener.accept() {
-            Ok((stream, _peer)) => stream,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
-            Err(e) => {
-                eprintln!("accept: {e}");
-                return;
-            }
-        };
-
-        let i = match conns.iter().position(Option::is_none) {
-            Some(free) => free,
-            None => {
-                conns.push(None);
-                conns.len() - 1
-            }
-        };
-        // Registering reports data the client has already sent, so there is
-        // no need to read now.
-        if let Err(e) = registry.register(&mut stream, Token(i), Interest::READABLE) {
-            eprintln!("register: {e}");
-            continue; // dropping `stream` closes it
-        }
-        conns[i] = Some(Conn::new(stream));
-    }
-}
-
-/// Deregisters a connection and drops it, which closes the socket.
-fn close(registry: &Registry, slot: &mut Option<Conn>) {
-    if let Some(mut conn) = slot.take() {
-        // Deregistering can only fail if it was not registered; either way
-        // the socket is closed next.
-        let _ = registry.deregister(&mut conn.stream);
-    }
 }

@@ -73,9 +73,12 @@ mod nostd {
         Interrupted,
         /// The backend or target cannot do this.
         Unsupported,
-        /// A fixed-capacity table is full.
+        /// A fixed-capacity table is full, or the OS has no room left
+        /// (`ENOSPC`: epoll's `max_user_watches`, for one).
         StorageFull,
-        /// The OS ran out of memory or descriptors.
+        /// The OS ran out of memory (`ENOMEM`). Out of descriptors
+        /// (`EMFILE`, `ENFILE`) is `Other`: std has no stable kind for it
+        /// either; `raw_os_error()` tells them apart.
         OutOfMemory,
         /// Any other OS error.
         Other,
@@ -182,6 +185,7 @@ mod nostd {
             libc::EINVAL => K::InvalidInput,
             libc::ENOSYS | libc::EOPNOTSUPP => K::Unsupported,
             libc::ENOMEM => K::OutOfMemory,
+            libc::ENOSPC => K::StorageFull,
             c if c == libc::EAGAIN || c == libc::EWOULDBLOCK => K::WouldBlock,
             _ => K::Other,
         }
@@ -344,6 +348,39 @@ mod tests {
         assert_eq!(
             super::os_error(libc::ENOMEM).kind(),
             super::ErrorKind::OutOfMemory
+        );
+    }
+
+    /// Every errno up to 255 has std's kind where rouse's `ErrorKind` (a
+    /// subset of std's) has that kind, and `Other` where it does not
+    /// (std's own `Uncategorized` included). `EOPNOTSUPP` is left out:
+    /// std calls it `Unsupported` (as rouse does) only since after 1.87.
+    #[cfg(all(unix, not(feature = "std")))]
+    #[test]
+    fn errno_kinds_are_std_s() {
+        let subset = [
+            "NotFound",
+            "PermissionDenied",
+            "AlreadyExists",
+            "WouldBlock",
+            "InvalidInput",
+            "Interrupted",
+            "Unsupported",
+            "StorageFull",
+            "OutOfMemory",
+        ];
+        for code in (1..256).filter(|&c| c != libc::EOPNOTSUPP) {
+            let std_kind = std::format!("{:?}", std::io::Error::from_raw_os_error(code).kind());
+            let ours = std::format!("{:?}", super::os_error(code).kind());
+            if subset.contains(&std_kind.as_str()) {
+                assert_eq!(ours, std_kind, "errno {code}");
+            } else {
+                assert_eq!(ours, "Other", "errno {code}: std says {std_kind}");
+            }
+        }
+        assert_eq!(
+            super::os_error(libc::EOPNOTSUPP).kind(),
+            super::ErrorKind::Unsupported
         );
     }
 

@@ -7,8 +7,8 @@
 #[cfg(any(feature = "std", panic = "unwind"))]
 extern crate std;
 
-use core::fmt::{self, Write as _};
 use core::mem;
+use core::time::Duration;
 
 use rouse::sys::{PollSelector, Selector};
 use rouse::unix::SourceFd;
@@ -107,23 +107,45 @@ fn serve(addr: Addr) -> io::Result<()> {
     // `None` marks a free slot; slot `i` is the connection of `Token(i)`.
     const FREE: Option<Conn> = None;
     let mut conns: [Option<Conn>; MAX_CONNS] = [FREE; MAX_CONNS];
+    // Whether `accept` failed and the listener is deregistered for now.
+    let mut paused = false;
 
     loop {
-        match poll.poll(&mut events, None) {
+        let timeout = if paused { Some(RETRY_ACCEPT) } else { None };
+        match poll.poll(&mut events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // poll(2) could not allocate its table this time: the kernel
+            // may have memory again in a moment.
+            Err(e) if e.kind() == io::ErrorKind::OutOfMemory => {
+                report("poll (retrying in 10 ms)", &e);
+                // SAFETY: poll(2) with no fds only sleeps for the timeout.
+                unsafe { libc::poll(core::ptr::null_mut(), 0, 10) };
+                continue;
+            }
             Err(e) => return Err(e),
+        }
+        // After a failed `accept`, try again once this poll has waited for
+        // another event (a connection closing frees a descriptor) or for
+        // RETRY_ACCEPT: never twice in a row without waiting.
+        if paused {
+            match poll
+                .registry()
+                .register(&mut SourceFd(&listener), LISTENER, Interest::READABLE)
+            {
+                Ok(()) => paused = false,
+                Err(e) => report("registering the listener again (retrying later)", &e),
+            }
         }
         for event in events.iter() {
             let token = event.token();
             if token == LISTENER {
-                accept_all(poll.registry(), listener, &mut conns);
-                // Drained to EAGAIN (or given up): watch it again.
-                poll.registry().reregister(
-                    &mut SourceFd(&listener),
-                    LISTENER,
-                    Interest::READABLE,
-                )?;
+                if !paused && !accept_all(poll.registry(), listener, &mut conns) {
+                    // The listener stays readable while `accept` fails:
+                    // no poll may report it until then.
+                    let _ = poll.registry().deregister(&mut SourceFd(&listener));
+                    paused = true;
+                }
                 continue;
             }
             let Some(slot) = conns.get_mut(token.0) else {
@@ -142,36 +164,48 @@ fn serve(addr: Addr) -> io::Result<()> {
     }
 }
 
-/// Accepts every pending connection (until `EAGAIN`) into a free slot.
+/// How long the listener stays deregistered after `accept` failed, unless
+/// another event comes first.
+const RETRY_ACCEPT: Duration = Duration::from_millis(100);
+
+/// Accepts every pending connection (until `EAGAIN`) into a free slot;
+/// returns `false` if `accept` failed otherwise.
+///
+/// When `accept` fails with anything but `EAGAIN`, `EINTR` or
+/// `ECONNABORTED` (out of descriptors, `EMFILE`; or memory), trying again
+/// at once would fail again while the listener stays readable: a loop that
+/// retried at every poll would spin. So the caller deregisters the
+/// listener and registers it again only after a later poll has waited.
 fn accept_all(
     registry: &Registry<Backend>,
     listener: libc::c_int,
     conns: &mut [Option<Conn>; MAX_CONNS],
-) {
+) -> bool {
     loop {
         let fd = accept(listener);
         if fd < 0 {
             match errno() {
                 libc::EINTR | libc::ECONNABORTED => continue,
-                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return,
+                e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return true,
                 e => {
-                    report("accept", &os_error(e));
-                    return;
+                    report("accept (retrying later)", &os_error(e));
+                    return false;
                 }
             }
         }
         let Some(i) = conns.iter().position(Option::is_none) else {
             Line::new()
+                .str("closed new connection: ")
                 .num(MAX_CONNS as u32)
-                .str(" connections already; closing a new one\n")
+                .str(" connections already\n")
                 .write_to(2);
             close(fd);
             continue;
         };
-        // Registering arms READABLE, so bytes the client has sent already
-        // are reported by the next poll.
+        // Registering watches READABLE at once, so bytes the client has
+        // sent already are reported by the next poll.
         if let Err(e) = registry.register(&mut SourceFd(&fd), Token(i), Interest::READABLE) {
-            report("register", &e);
+            report("closed new connection: register", &e);
             close(fd);
             continue;
         }
@@ -184,9 +218,10 @@ fn accept_all(
     }
 }
 
-/// Echoes until the connection would block, then re-arms it for what it
+/// Echoes until the connection would block, then watches it for what it
 /// waits on: `WRITABLE` while unsent bytes are left (reading stops until
-/// they are written), `READABLE` otherwise.
+/// they are written), `READABLE` otherwise. A connection whose read, write
+/// or re-registration fails is closed, and named on standard error.
 fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
     loop {
         // Write back what is buffered.
@@ -201,9 +236,9 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
             match errno() {
                 libc::EINTR => {}
                 e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
-                    return rearm(registry, token, conn, Interest::WRITABLE);
+                    return wait_for(registry, token, conn, Interest::WRITABLE);
                 }
-                _ => return State::Closed,
+                e => return closed(token, &os_error(e)),
             }
         }
         conn.start = 0;
@@ -222,19 +257,31 @@ fn drive(registry: &Registry<Backend>, token: Token, conn: &mut Conn) -> State {
         match errno() {
             libc::EINTR => {}
             e if e == libc::EAGAIN || e == libc::EWOULDBLOCK => {
-                return rearm(registry, token, conn, Interest::READABLE);
+                return wait_for(registry, token, conn, Interest::READABLE);
             }
-            _ => return State::Closed,
+            e => return closed(token, &os_error(e)),
         }
     }
 }
 
-/// Watches the connection again, for `interest`.
-fn rearm(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
+/// Watches the connection for `interest` from now on.
+fn wait_for(registry: &Registry<Backend>, token: Token, conn: &Conn, interest: Interest) -> State {
     match registry.reregister(&mut SourceFd(&conn.fd), token, interest) {
         Ok(()) => State::Open,
-        Err(_) => State::Closed,
+        Err(e) => closed(token, &e),
     }
+}
+
+/// Says that connection `token` is closed because of `e`.
+fn closed(token: Token, e: &io::Error) -> State {
+    Line::new()
+        .str("closed connection ")
+        .num(token.0 as u32)
+        .str(": ")
+        .error(e)
+        .str("\n")
+        .write_to(2);
+    State::Closed
 }
 
 /// Accepts a connection as a nonblocking, close-on-exec socket: its fd, or
@@ -431,8 +478,8 @@ fn arg(argc: libc::c_int, argv: *const *const libc::c_char, i: usize) -> Option<
 }
 
 /// A line of output built in a fixed buffer (too long: cut short), with
-/// no `core::fmt` except to print an `io::Error`: formatting numbers and
-/// padding through `core::fmt` would be most of this program's code.
+/// no `core::fmt`: formatting numbers and errors through `core::fmt` would
+/// be most of this program's code.
 struct Line {
     buf: [u8; 128],
     len: usize,
@@ -487,23 +534,23 @@ impl Line {
         self.str(":").num(u32::from(addr.port))
     }
 
-    /// Appends the error's message (its `Display`).
+    /// Appends `os error N` for an OS error (the `errno`), or what
+    /// rouse's own error means (this program can meet few of them).
     fn error(&mut self, e: &io::Error) -> &mut Line {
-        let _ = write!(self, "{e}");
-        self
+        match e.raw_os_error() {
+            Some(code) => self.str("os error ").num(code as u32),
+            None => self.str(match e.kind() {
+                io::ErrorKind::NotFound => "not registered",
+                io::ErrorKind::AlreadyExists => "already registered",
+                _ => "no room in the table, or a bad argument",
+            }),
+        }
     }
 
     /// Writes the line to `fd` in one `write`, so it arrives whole.
     fn write_to(&self, fd: libc::c_int) {
         // SAFETY: `buf[..len]` is initialized memory of `len` bytes.
         unsafe { libc::write(fd, self.buf.as_ptr().cast(), self.len) };
-    }
-}
-
-impl fmt::Write for Line {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.str(s);
-        Ok(())
     }
 }
 

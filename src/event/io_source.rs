@@ -30,7 +30,10 @@ use crate::{Interest, Registry, Token};
 /// that emulate edges (poll(2), WASI, IOCP) that `WouldBlock` is what
 /// re-arms the source; so is a read or write that moves fewer bytes than it
 /// was given (the object is drained, as Linux programs, tokio among them,
-/// assume). Operations on the object that bypass `IoSource` re-arm
+/// assume), and an operation that failed with any other error (an
+/// `accept` out of descriptors leaves its connections waiting: they are
+/// reported again, so stop accepting for a while rather than retry on
+/// every event). Operations on the object that bypass `IoSource` re-arm
 /// nothing: use [`Registry::reregister`] after them.
 ///
 /// An `IoSource` can be registered with one `Poll` at a time: registering
@@ -155,9 +158,16 @@ impl<T> IoSource<T> {
         result
     }
 
-    /// Re-arms `interest` after `err` if it is `WouldBlock` and the
-    /// backend needs it. Out of line: the successful path of an operation
-    /// stays a few instructions around the system call.
+    /// Re-arms `interest` after the operation failed with `err`, on
+    /// backends that need it. Out of line: the successful path of an
+    /// operation stays a few instructions around the system call.
+    ///
+    /// Any error re-arms, not only `WouldBlock`: an `accept` that failed
+    /// with `EMFILE` left its connections pending, and a later one must
+    /// be reported as epoll reports it (on the table backends the
+    /// listener is then reported at the next poll while connections wait:
+    /// a server out of descriptors should stop accepting for a while, as
+    /// the examples do, not retry on every event).
     ///
     /// A `WouldBlock` right after a short transfer that re-armed the same
     /// direction needs no second re-arm: the direction has been armed since
@@ -169,13 +179,13 @@ impl<T> IoSource<T> {
     #[inline(never)]
     pub(crate) fn after_error(&self, err: &io::Error, interest: Interest) {
         if let Some(arm) = &self.reg.arm {
-            if err.kind() == io::ErrorKind::WouldBlock {
-                let bit = short_bit(interest);
-                if self.reg.short.load(Ordering::Acquire) & bit != 0 {
-                    self.reg.short.fetch_and(!bit, Ordering::AcqRel);
-                } else {
-                    arm.rearm(interest);
-                }
+            let bit = short_bit(interest);
+            if err.kind() == io::ErrorKind::WouldBlock
+                && self.reg.short.load(Ordering::Acquire) & bit != 0
+            {
+                self.reg.short.fetch_and(!bit, Ordering::AcqRel);
+            } else {
+                arm.rearm(interest);
             }
         }
     }

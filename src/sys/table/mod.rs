@@ -16,10 +16,12 @@
 //! * **Edges.** A source that re-arms itself (the `net` types, pipes,
 //!   `IoSource`) is reported once per condition
 //!   (readable, writable, priority, read-closed, write-closed, error) until
-//!   an operation on it returns `WouldBlock` (or reads or writes less than
-//!   asked: then the source is drained, as on Linux's epoll programs
-//!   assume), or until `reregister`. A condition that appears after another
-//!   was reported (a peer's close after data) is a new event, as on epoll.
+//!   an operation on it returns `WouldBlock` or another error (an `accept`
+//!   out of descriptors leaves its connections waiting), or reads or
+//!   writes less than asked (the source is drained, as programs written
+//!   for Linux's epoll assume), or until `reregister`. A condition that
+//!   appears after another was reported (a peer's close after data) is a
+//!   new event, as on epoll.
 //! * **Raw fds.** A registration nothing re-arms (`unix::SourceFd`, and
 //!   user sources built on it) is level-triggered here: it is reported at
 //!   every poll while it is ready, so a program that reads until
