@@ -18,7 +18,7 @@
 //! | feature | here |
 //! |---|---|
 //! | `os-poll` | accepted; rouse's backends are always compiled |
-//! | `os-ext` | `unix::SourceFd` and `unix::pipe` (turns on rouse's `net`, which the pipe is built on) |
+//! | `os-ext` | `unix::SourceFd` and `unix::pipe` |
 //! | `net` | `net`: TCP, UDP and Unix sockets |
 //! | `log` (default) | accepted; rouse logs nothing |
 //! | `force-poll` (not mio's) | `Poll::new()` uses rouse's poll(2) backend on every Unix instead of epoll or kqueue |
