@@ -1,10 +1,10 @@
 //! A tokio TCP echo, server and clients in one process: the program whose
 //! wall time and size compare tokio on real mio with tokio on rouse
-//! (`benches/tokio_echo/run`). The same source is built by two manifests:
+//! (`benches/tokio_facade/run`). The same source is built by two manifests:
 //! `Cargo.toml` (real mio) and `rouse/Cargo.toml` (`[patch.crates-io]` to
 //! facade/mio).
 //!
-//!     tokio_echo [CONNECTIONS] [ROUNDS] [BYTES] [BULK_MB]
+//!     tokio_facade_mio [CONNECTIONS] [ROUNDS] [BYTES] [BULK_MB]
 //!
 //! CONNECTIONS clients (64) each send ROUNDS (500) messages of BYTES (64)
 //! bytes and wait for each echo; then 4 clients each push BULK_MB (8) MiB
