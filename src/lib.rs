@@ -111,10 +111,14 @@ pub use poll::{Poll, Registry};
 pub use token::Token;
 pub use waker::Waker;
 
-/// Unix-only extensions.
+/// Unix-only extensions: [`SourceFd`](unix::SourceFd) for any raw fd and,
+/// with the `std` feature, [`pipe`](unix::pipe).
 #[cfg(unix)]
 pub mod unix {
     pub use crate::sys::unix::SourceFd;
+
+    #[cfg(feature = "std")]
+    pub mod pipe;
 }
 
 /// WASI-only extensions: `SourceFd` for any wasip1 file descriptor.

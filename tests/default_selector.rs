@@ -1,8 +1,9 @@
 //! The selection rule for `Poll::new()`: epoll on Linux/Android when the
 //! `epoll` feature is on, kqueue on macOS/iOS/FreeBSD/NetBSD/OpenBSD/DragonFly
 //! when the `kqueue` feature is on, poll_oneoff on wasm32-wasip1, IOCP on Windows, otherwise
-//! poll(2). `ci/test` runs this
-//! with the default features and with `--no-default-features --features std,net,poll`.
+//! poll(2); with `force-poll`, poll(2) on every Unix. `ci/test` runs this
+//! with the default features and with `--no-default-features --features std,net,poll`,
+//! and `ci/tokio` with `--features force-poll`.
 
 use std::any::type_name;
 
@@ -15,7 +16,10 @@ fn default_selector_follows_features() {
     // them. (`rouse_*` are the cfgs rouse's build.rs sets for the backends
     // a build has.)
     let name = type_name::<DefaultSelector>();
-    if cfg!(rouse_epoll) {
+    if cfg!(all(feature = "force-poll", rouse_poll)) {
+        // `force-poll` overrides the native backend on every Unix.
+        assert!(name.contains("PollDriver"), "{name}");
+    } else if cfg!(rouse_epoll) {
         assert!(name.ends_with("EpollSelector"), "{name}");
     } else if cfg!(rouse_kqueue) {
         assert!(name.ends_with("KqueueSelector"), "{name}");

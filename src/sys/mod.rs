@@ -86,7 +86,11 @@ pub use self::arm::{Arm, Rearm};
 mod arm;
 
 cfg_if::cfg_if! {
-    if #[cfg(rouse_epoll)] {
+    if #[cfg(all(feature = "force-poll", rouse_poll))] {
+        /// The selector `Poll::new()` uses: poll(2), because the
+        /// `force-poll` feature is on (it overrides epoll and kqueue).
+        pub type DefaultSelector = PollSelector;
+    } else if #[cfg(rouse_epoll)] {
         /// The selector `Poll::new()` uses: epoll on Linux and Android
         /// when the `epoll` feature is on; kqueue on macOS, iOS, FreeBSD,
         /// NetBSD, OpenBSD and DragonFly when the `kqueue` feature is on;
