@@ -263,6 +263,25 @@ impl KqueueSelector {
     }
 }
 
+/// The kqueue fd, for `Registry`'s and `Poll`'s `AsFd`: what an AIO
+/// request names in its `sigevent` (see `Interest::AIO`), and readable
+/// while any registered source has an event to report.
+#[cfg(feature = "std")]
+impl std::os::fd::AsFd for KqueueSelector {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the kqueue fd is owned by this selector and open for as
+        // long as it lives, which the borrow does not outlive.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.kq.raw()) }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::os::fd::AsRawFd for KqueueSelector {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.kq.raw()
+    }
+}
+
 impl Selector for KqueueSelector {
     type Raw = libc::c_int;
     type Event = KqueueEvent;
