@@ -351,7 +351,7 @@ fn start_waiting<const N: usize>(os: &IocpOs, data: &mut Data<IocpDriver, N>) {
 fn post(port: &Handle, key: usize) -> io::Result<()> {
     // SAFETY: the port is open; the overlapped pointer is null and never
     // dereferenced.
-    if unsafe { PostQueuedCompletionStatus(port.0, 0, key, ptr::null_mut()) } == 0 {
+    if unsafe { PostQueuedCompletionStatus(port.0, 0, key, ptr::null()) } == 0 {
         return Err(last_error());
     }
     Ok(())
@@ -396,13 +396,10 @@ impl Drop for IocpOs {
         if *self.in_flight.get_mut() == 0 {
             return;
         }
-        let mut cancel = IO_STATUS_BLOCK {
-            Status: 0,
-            Information: 0,
-        };
+        let mut cancel = empty_iosb();
         // SAFETY: a null request cancels every request on the AFD handle,
         // which is open; `cancel` is a live local.
-        unsafe { NtCancelIoFileEx(self.afd.0, ptr::null_mut(), &mut cancel) };
+        unsafe { NtCancelIoFileEx(self.afd.0, ptr::null(), &mut cancel) };
         let mut entries = [EMPTY_ENTRY; BATCH];
         let started = Instant::now();
         while *self.in_flight.get_mut() > 0 {
