@@ -2,7 +2,7 @@
 //! windows-sys's declarations, gathered here, plus the socket driver's
 //! (AFD) poll request, which no bindings crate declares.
 //!
-//! Why windows-sys: the named pipes bring a dozen more functions and
+//! Why windows-sys: the named pipes brought a dozen more functions and
 //! structures (pipes, files, overlapped I/O) to the backend's twenty;
 //! Microsoft's own generated bindings get every signature and layout right
 //! by construction, for every Windows target, where each hand-written one
@@ -15,16 +15,19 @@
 //! 32-bit Windows.
 //!
 //! This file declares and never calls: the calls, with their `SAFETY`
-//! comments, are in `mod.rs`, `afd.rs` and `net/socket_windows.rs`.
+//! comments, are in `mod.rs`, `afd.rs`, `pipe.rs` and `net/socket_windows.rs`.
 
 #![allow(non_camel_case_types, non_snake_case, clippy::upper_case_acronyms)]
 
+pub(crate) use windows_sys::core::BOOL;
 pub(crate) use windows_sys::Wdk::Foundation::OBJECT_ATTRIBUTES;
 pub(crate) use windows_sys::Wdk::Storage::FileSystem::{NtCancelIoFileEx, NtCreateFile, FILE_OPEN};
 pub(crate) use windows_sys::Wdk::System::IO::NtDeviceIoControlFile;
 pub(crate) use windows_sys::Win32::Foundation::{
-    CloseHandle, GetLastError, RtlNtStatusToDosError, HANDLE, INVALID_HANDLE_VALUE, NTSTATUS,
-    STATUS_CANCELLED, STATUS_PENDING, UNICODE_STRING, WAIT_TIMEOUT,
+    CloseHandle, GetLastError, RtlNtStatusToDosError, ERROR_BROKEN_PIPE, ERROR_BUSY,
+    ERROR_IO_PENDING, ERROR_MORE_DATA, ERROR_NOT_FOUND, ERROR_NO_DATA, ERROR_PIPE_CONNECTED,
+    ERROR_PIPE_LISTENING, HANDLE, INVALID_HANDLE_VALUE, NTSTATUS, STATUS_CANCELLED, STATUS_PENDING,
+    UNICODE_STRING, WAIT_TIMEOUT,
 };
 pub(crate) use windows_sys::Win32::Networking::WinSock::{
     connect, ioctlsocket, WSAGetLastError, WSAIoctl, WSASocketW, WSAStartup, AF_INET, AF_INET6,
@@ -33,12 +36,17 @@ pub(crate) use windows_sys::Win32::Networking::WinSock::{
     WSA_FLAG_OVERLAPPED,
 };
 pub(crate) use windows_sys::Win32::Storage::FileSystem::{
-    FILE_SHARE_READ, FILE_SHARE_WRITE, SYNCHRONIZE,
+    GetFileType, ReadFile, WriteFile, FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED,
+    FILE_SHARE_READ, FILE_SHARE_WRITE, FILE_TYPE_PIPE, PIPE_ACCESS_DUPLEX, SYNCHRONIZE,
+};
+pub(crate) use windows_sys::Win32::System::Pipes::{
+    ConnectNamedPipe, CreateNamedPipeW, DisconnectNamedPipe, PIPE_TYPE_BYTE,
+    PIPE_UNLIMITED_INSTANCES,
 };
 pub(crate) use windows_sys::Win32::System::Threading::INFINITE;
 pub(crate) use windows_sys::Win32::System::IO::{
-    CreateIoCompletionPort, GetQueuedCompletionStatusEx, PostQueuedCompletionStatus,
-    IO_STATUS_BLOCK, OVERLAPPED_ENTRY,
+    CancelIoEx, CreateIoCompletionPort, GetQueuedCompletionStatusEx, PostQueuedCompletionStatus,
+    IO_STATUS_BLOCK, OVERLAPPED, OVERLAPPED_ENTRY,
 };
 
 /// `IOCTL_AFD_POLL`: `FSCTL_AFD_BASE (0x12) << 12 | 9 << 2 | METHOD_BUFFERED`.
