@@ -289,6 +289,15 @@ pub(crate) fn poll_mask(conds: u8, reads: bool) -> u32 {
 }
 
 /// Translates AFD poll events into readiness conditions.
+///
+/// A failed connect (`AFD_POLL_CONNECT_FAIL`) is an error, writable (the
+/// connect is over) and write-closed, and readable so that a reader meets
+/// the error; it is not read-closed, which means "reads return the end or
+/// an error from now on" and is final (to the table core and to tokio,
+/// which then never waits for reads again). wine reports it on a UDP
+/// socket after an ICMP "port unreachable" while `recv` still says
+/// `WouldBlock`: as read-closed, that made tokio retry the read forever
+/// without yielding.
 pub(crate) fn readiness(events: u32) -> u8 {
     let mut bits = 0;
     if events & (READ_BITS | AFD_POLL_DISCONNECT | ERROR_BITS) != 0 {
@@ -300,7 +309,7 @@ pub(crate) fn readiness(events: u32) -> u8 {
     if events & ERROR_BITS != 0 {
         bits |= ERROR | WRITE_CLOSED;
     }
-    if events & (AFD_POLL_DISCONNECT | ERROR_BITS) != 0 {
+    if events & (AFD_POLL_DISCONNECT | AFD_POLL_ABORT) != 0 {
         bits |= READ_CLOSED;
     }
     if events & PRIORITY_BITS != 0 {
@@ -322,6 +331,11 @@ mod tests {
         assert_eq!(
             readiness(AFD_POLL_ABORT),
             READABLE | WRITABLE | ERROR | READ_CLOSED | WRITE_CLOSED
+        );
+        // A failed connect does not end the read side (see `readiness`).
+        assert_eq!(
+            readiness(AFD_POLL_CONNECT_FAIL),
+            READABLE | WRITABLE | ERROR | WRITE_CLOSED
         );
         assert_eq!(poll_mask(0, true), AFD_POLL_LOCAL_CLOSE);
         assert!(poll_mask(ERROR, true) & AFD_POLL_ABORT != 0);
