@@ -767,7 +767,7 @@ impl NamedPipe {
     }
 
     /// Reads from the read buffer with `copy`, given `len` bytes of room.
-    fn read_with(
+    fn read_buffered(
         &self,
         len: usize,
         copy: impl FnOnce(&mut &[u8]) -> io::Result<usize>,
@@ -810,7 +810,7 @@ impl NamedPipe {
 
     /// Writes what fits of `bufs` (up to `MAX_WRITE` bytes) in one
     /// overlapped write.
-    fn write_bufs(&self, bufs: &[&[u8]]) -> io::Result<usize> {
+    fn write_buffered(&self, bufs: &[&[u8]]) -> io::Result<usize> {
         let shared = &self.shared;
         let mut st = shared.lock();
         let result = match mem::replace(&mut st.write, WriteState::Idle) {
@@ -938,14 +938,14 @@ impl Read for NamedPipe {
 
 impl Read for &NamedPipe {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.read_with(buf.len(), |data| data.read(buf))
+        self.read_buffered(buf.len(), |data| data.read(buf))
     }
 
     fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
         let len = bufs
             .iter()
             .fold(0usize, |sum, b| sum.saturating_add(b.len()));
-        self.read_with(len, |data| data.read_vectored(bufs))
+        self.read_buffered(len, |data| data.read_vectored(bufs))
     }
 }
 
@@ -965,12 +965,12 @@ impl Write for NamedPipe {
 
 impl Write for &NamedPipe {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_bufs(&[buf])
+        self.write_buffered(&[buf])
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let slices: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
-        self.write_bufs(&slices)
+        self.write_buffered(&slices)
     }
 
     /// Does nothing: a write's bytes are on their way once `write`
