@@ -50,16 +50,30 @@ impl Interest {
         None => unreachable!(),
     });
 
-    /// AIO completion interest (`EVFILT_AIO`), for kqueue on FreeBSD and
-    /// DragonFly, as in mio.
-    #[cfg(any(target_os = "freebsd", target_os = "dragonfly"))]
+    /// AIO completion interest (`EVFILT_AIO`), for kqueue on FreeBSD,
+    /// DragonFly, macOS and iOS, as in mio.
+    ///
+    /// It adds no kqueue filter for the registered fd: an AIO request
+    /// names the kqueue itself (its `sigevent` carries the kqueue's fd,
+    /// from `Registry`'s `AsRawFd`, and the token), and its completion is
+    /// reported as an event whose [`is_aio`](crate::event::Event::is_aio)
+    /// is true. A [`Source`](crate::event::Source) for AIO requests
+    /// (tokio's `poll_aio`, mio-aio) does that in its `register`.
+    #[cfg(any(
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "macos",
+        target_os = "ios"
+    ))]
     pub const AIO: Interest = Interest(match NonZeroU8::new(AIO) {
         Some(bits) => bits,
         None => unreachable!(),
     });
 
     /// LIO completion interest (`EVFILT_LIO`), for kqueue on FreeBSD, as
-    /// in mio.
+    /// in mio: like [`AIO`](Interest::AIO), for a list of requests
+    /// (`lio_listio`), reported as an event whose
+    /// [`is_lio`](crate::event::Event::is_lio) is true.
     #[cfg(target_os = "freebsd")]
     pub const LIO: Interest = Interest(match NonZeroU8::new(LIO) {
         Some(bits) => bits,
@@ -101,7 +115,7 @@ impl Interest {
     }
 
     /// Whether AIO completion interest is requested (always `false` off
-    /// FreeBSD and DragonFly).
+    /// FreeBSD, DragonFly, macOS and iOS).
     pub const fn is_aio(self) -> bool {
         self.0.get() & AIO != 0
     }

@@ -121,6 +121,13 @@ pub mod unix {
     pub mod pipe;
 }
 
+/// Windows-only extensions: [`NamedPipe`](windows::NamedPipe), mio's
+/// named pipe on the IOCP backend (it needs `std` and the `iocp` feature).
+#[cfg(rouse_iocp)]
+pub mod windows {
+    pub use crate::sys::iocp::pipe::NamedPipe;
+}
+
 /// WASI-only extensions: `SourceFd` for any wasip1 file descriptor.
 #[cfg(rouse_wasi)]
 pub mod wasi {

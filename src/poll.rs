@@ -187,6 +187,50 @@ impl<S: Selector> Registry<S> {
     }
 }
 
+/// The backend's own fd: the epoll or kqueue fd (the kernel object that
+/// holds the registrations), as mio's `Registry` gives it on Unix. On
+/// kqueue this is what an AIO request names (see `Interest::AIO`); on both,
+/// the fd is readable while some registered source has an event to report,
+/// so one `Poll` can be nested in another event loop.
+///
+/// Implemented for the selectors that have such an fd: `EpollSelector`
+/// and `KqueueSelector`, so for the default `Registry` wherever epoll or
+/// kqueue is the default. Not for poll(2) (`PollSelector`), whose
+/// registrations live in a table in user space: its one fd (an eventfd or
+/// a pipe that interrupts a `poll` in progress) says nothing about the
+/// registered sources, so lending it would mislead; nor for
+/// `AutoSelector`, which may be in its poll(2) mode.
+#[cfg(all(unix, feature = "std"))]
+impl<S: Selector + std::os::fd::AsFd> std::os::fd::AsFd for Registry<S> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.selector.as_fd()
+    }
+}
+
+/// The backend's own fd; see [`Registry`]'s `AsFd`.
+#[cfg(all(unix, feature = "std"))]
+impl<S: Selector + std::os::fd::AsRawFd> std::os::fd::AsRawFd for Registry<S> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.selector.as_raw_fd()
+    }
+}
+
+/// The backend's own fd; see [`Registry`]'s `AsFd`.
+#[cfg(all(unix, feature = "std"))]
+impl<S: Selector + std::os::fd::AsFd> std::os::fd::AsFd for Poll<S> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.registry.selector.as_fd()
+    }
+}
+
+/// The backend's own fd; see [`Registry`]'s `AsFd`.
+#[cfg(all(unix, feature = "std"))]
+impl<S: Selector + std::os::fd::AsRawFd> std::os::fd::AsRawFd for Poll<S> {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.registry.selector.as_raw_fd()
+    }
+}
+
 /// Rejects [`Token::RESERVED`]: the one check every registration path and
 /// `Waker::new` share.
 pub(crate) fn check_token(token: Token) -> io::Result<()> {

@@ -269,3 +269,47 @@ fn a_waiting_registration_gets_its_poll_while_another_thread_polls() {
         expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
     });
 }
+
+/// A connected UDP socket whose peer port is closed: the ICMP "port
+/// unreachable" that comes back is not the end of its reads (wine's AFD
+/// reports it as a failed connect while `recv` still says `WouldBlock`;
+/// tokio, for which read-closed is final, retried such a read forever
+/// without yielding), and it is reported once, not after every
+/// `WouldBlock`.
+#[test]
+fn udp_to_a_closed_port_is_not_read_closed() {
+    use rouse::net::UdpSocket;
+
+    let mut poll = new_poll::<Iocp>();
+    let mut events = new_events::<Iocp>();
+    let mut sender = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = gone.local_addr().unwrap();
+    drop(gone);
+    // In tokio's order: registered, connected, writable reported, sent
+    // (wine reports the ICMP error to the poll in flight then).
+    poll.registry()
+        .register(
+            &mut sender,
+            Token(1),
+            Interest::READABLE | Interest::WRITABLE,
+        )
+        .unwrap();
+    sender.connect(addr).unwrap();
+    expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_writable());
+    assert_eq!(sender.send(b"anyone?").unwrap(), 7);
+    let mut reported = 0;
+    for _ in 0..20 {
+        poll.poll(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        for event in events.iter() {
+            assert!(!event.is_read_closed(), "{event:?}");
+            reported += 1;
+            let mut buf = [0u8; 16];
+            // Until WouldBlock (re-armed) or the error Windows gives.
+            while sender.recv(&mut buf).is_ok() {}
+        }
+    }
+    // The error once at most: not one per WouldBlock.
+    assert!(reported <= 2, "{reported} events");
+}

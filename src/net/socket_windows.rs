@@ -2,7 +2,8 @@
 //!
 //! std creates, binds and accepts sockets well enough here; what it lacks
 //! is a connect that does not wait, so that one is made from `WSASocketW`,
-//! `ioctlsocket(FIONBIO)` and `connect` (declared in `sys/iocp/ffi.rs`).
+//! `ioctlsocket(FIONBIO)` and `connect` (windows-sys's, through
+//! `sys/iocp/ffi.rs`).
 //! Listeners are std's: backlog 128 and no `SO_REUSEADDR`, which on Windows
 //! would let another socket steal the port.
 //!
@@ -43,10 +44,11 @@ fn wsa_error() -> io::Error {
 fn start_winsock() {
     static START: Once = Once::new();
     START.call_once(|| {
-        let mut data = [0u64; 64];
-        // SAFETY: `data` is larger than WSADATA (408 bytes on 64-bit) and
-        // suitably aligned; version 2.2.
-        let _ = unsafe { WSAStartup(0x0202, data.as_mut_ptr().cast()) };
+        // SAFETY: all-zero is a valid WSADATA (integers and byte arrays,
+        // one pointer that may be null).
+        let mut data: WSADATA = unsafe { core::mem::zeroed() };
+        // SAFETY: `data` is a live WSADATA; version 2.2.
+        let _ = unsafe { WSAStartup(0x0202, &mut data) };
     });
 }
 
@@ -54,8 +56,8 @@ fn start_winsock() {
 pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
     start_winsock();
     let af = match addr {
-        SocketAddr::V4(_) => AF_INET,
-        SocketAddr::V6(_) => AF_INET6,
+        SocketAddr::V4(_) => AF_INET as i32,
+        SocketAddr::V6(_) => AF_INET6 as i32,
     };
     // SAFETY: plain integer arguments; returns a new socket or
     // INVALID_SOCKET.
@@ -64,7 +66,7 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
             af,
             SOCK_STREAM,
             IPPROTO_TCP,
-            ptr::null_mut(),
+            ptr::null(),
             0,
             WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT,
         )
@@ -81,12 +83,13 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
     }
     let r = match addr {
         SocketAddr::V4(a) => {
-            let sa = SOCKADDR_IN {
-                sin_family: AF_INET as u16,
-                sin_port: a.port().to_be(),
-                sin_addr: a.ip().octets(),
-                sin_zero: [0; 8],
-            };
+            // SAFETY: all-zero is a valid SOCKADDR_IN (integers, unions of
+            // integers).
+            let mut sa: SOCKADDR_IN = unsafe { core::mem::zeroed() };
+            sa.sin_family = AF_INET;
+            sa.sin_port = a.port().to_be();
+            // In network byte order: the octets as they come.
+            sa.sin_addr.S_un.S_addr = u32::from_ne_bytes(a.ip().octets());
             // SAFETY: `sa` is a live SOCKADDR_IN of the size passed.
             unsafe {
                 connect(
@@ -97,13 +100,14 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedSocket> {
             }
         }
         SocketAddr::V6(a) => {
-            let sa = SOCKADDR_IN6 {
-                sin6_family: AF_INET6 as u16,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: a.ip().octets(),
-                sin6_scope_id: a.scope_id(),
-            };
+            // SAFETY: all-zero is a valid SOCKADDR_IN6 (integers, unions
+            // of integers).
+            let mut sa: SOCKADDR_IN6 = unsafe { core::mem::zeroed() };
+            sa.sin6_family = AF_INET6;
+            sa.sin6_port = a.port().to_be();
+            sa.sin6_flowinfo = a.flowinfo();
+            sa.sin6_addr.u.Byte = a.ip().octets();
+            sa.Anonymous.sin6_scope_id = a.scope_id();
             // SAFETY: `sa` is a live SOCKADDR_IN6 of the size passed.
             unsafe {
                 connect(

@@ -151,6 +151,24 @@ impl EpollSelector {
     }
 }
 
+/// The epoll fd, for `Registry`'s and `Poll`'s `AsFd`: readable while
+/// any registered source has an event to report.
+#[cfg(feature = "std")]
+impl std::os::fd::AsFd for EpollSelector {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the epoll fd is owned by this selector and open for as
+        // long as it lives, which the borrow does not outlive.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.ep.raw()) }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::os::fd::AsRawFd for EpollSelector {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.ep.raw()
+    }
+}
+
 impl Selector for EpollSelector {
     type Raw = libc::c_int;
     type Event = EpollEvent;

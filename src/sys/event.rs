@@ -77,16 +77,23 @@ impl<S: Selector> Event<S> {
         self.raw.is_priority()
     }
 
-    /// AIO completion (kqueue only); always `false` on the other backends.
+    /// An AIO request completed: kqueue's `EVFILT_AIO` on FreeBSD,
+    /// DragonFly, macOS and iOS (see [`Interest::AIO`]); always `false`
+    /// elsewhere, as with mio.
+    ///
+    /// [`Interest::AIO`]: crate::Interest
     #[inline]
     pub fn is_aio(&self) -> bool {
-        false
+        self.raw.is_aio()
     }
 
-    /// LIO completion (kqueue only); always `false` on the other backends.
+    /// A list of AIO requests completed: kqueue's `EVFILT_LIO` on FreeBSD
+    /// (see [`Interest::LIO`]); always `false` elsewhere, as with mio.
+    ///
+    /// [`Interest::LIO`]: crate::Interest
     #[inline]
     pub fn is_lio(&self) -> bool {
-        false
+        self.raw.is_lio()
     }
 }
 
@@ -116,6 +123,8 @@ impl<S: Selector> fmt::Debug for Event<S> {
             .field("read_closed", &self.is_read_closed())
             .field("write_closed", &self.is_write_closed())
             .field("priority", &self.is_priority())
+            .field("aio", &self.is_aio())
+            .field("lio", &self.is_lio())
             .finish()
     }
 }

@@ -155,6 +155,16 @@ pub trait RawEvent: Copy + Default + Send + Sync + 'static {
     fn is_write_closed(&self) -> bool;
     /// Priority (out-of-band) data can be read.
     fn is_priority(&self) -> bool;
+    /// An AIO request completed (kqueue's `EVFILT_AIO`); `false` by
+    /// default, and on every backend but kqueue.
+    fn is_aio(&self) -> bool {
+        false
+    }
+    /// A list of AIO requests completed (kqueue's `EVFILT_LIO`, FreeBSD);
+    /// `false` by default, and on every backend but kqueue.
+    fn is_lio(&self) -> bool {
+        false
+    }
 }
 
 /// A readiness backend: what [`Poll`](crate::Poll) and

@@ -18,7 +18,7 @@
 //! | feature | here |
 //! |---|---|
 //! | `os-poll` | accepted; rouse's backends are always compiled |
-//! | `os-ext` | `unix::SourceFd` and `unix::pipe` |
+//! | `os-ext` | `unix::SourceFd` and `unix::pipe`; `windows::NamedPipe` on Windows |
 //! | `net` | `net`: TCP, UDP and Unix sockets |
 //! | `log` (default) | accepted; rouse logs nothing |
 //! | `force-poll` (not mio's) | `Poll::new()` uses rouse's poll(2) backend on every Unix instead of epoll or kqueue |
@@ -59,4 +59,10 @@ pub mod net {
 pub mod unix {
     pub use rouse::unix::pipe;
     pub use rouse::unix::SourceFd;
+}
+
+/// Windows-only extensions: `NamedPipe` (rouse's, on its IOCP backend).
+#[cfg(all(windows, feature = "os-ext"))]
+pub mod windows {
+    pub use rouse::windows::NamedPipe;
 }

@@ -70,20 +70,18 @@ pub(crate) fn open_device(device: &[u16]) -> io::Result<Handle> {
     let name = UNICODE_STRING {
         Length: bytes as u16,
         MaximumLength: bytes as u16,
-        Buffer: device.as_ptr(),
+        // Only read: NtCreateFile takes the name as const.
+        Buffer: device.as_ptr().cast_mut(),
     };
     let attrs = OBJECT_ATTRIBUTES {
         Length: size_of::<OBJECT_ATTRIBUTES>() as u32,
         RootDirectory: ptr::null_mut(),
         ObjectName: &name,
         Attributes: 0,
-        SecurityDescriptor: ptr::null_mut(),
-        SecurityQualityOfService: ptr::null_mut(),
+        SecurityDescriptor: ptr::null(),
+        SecurityQualityOfService: ptr::null(),
     };
-    let mut iosb = IO_STATUS_BLOCK {
-        Status: 0,
-        Information: 0,
-    };
+    let mut iosb = empty_iosb();
     let mut handle: HANDLE = ptr::null_mut();
     // SAFETY: every pointer is to a live local of the documented type; the
     // name buffer outlives the call; the call is synchronous (no
@@ -99,7 +97,7 @@ pub(crate) fn open_device(device: &[u16]) -> io::Result<Handle> {
             FILE_SHARE_READ | FILE_SHARE_WRITE,
             FILE_OPEN,
             0,
-            ptr::null_mut(),
+            ptr::null(),
             0,
         )
     };
@@ -128,13 +126,13 @@ pub(crate) fn base_socket(raw: RawSocket) -> io::Result<usize> {
         WSAIoctl(
             raw as SOCKET,
             SIO_BASE_HANDLE,
-            ptr::null_mut(),
+            ptr::null(),
             0,
             (&mut base as *mut usize).cast::<c_void>(),
             size_of::<usize>() as u32,
             &mut bytes,
             ptr::null_mut(),
-            ptr::null_mut(),
+            None,
         )
     };
     if r == SOCKET_ERROR {
@@ -185,7 +183,7 @@ impl IoBlock {
                     Status: 0,
                 }],
             };
-            (*iosb).Status = STATUS_PENDING as usize;
+            (*iosb).Anonymous.Status = STATUS_PENDING;
         }
         let len = size_of::<AFD_POLL_INFO>() as u32;
         // SAFETY: `iosb` and `info` point into this block, which stays in
@@ -196,7 +194,7 @@ impl IoBlock {
             NtDeviceIoControlFile(
                 afd,
                 ptr::null_mut(),
-                ptr::null_mut(),
+                None,
                 iosb.cast::<c_void>(),
                 iosb,
                 IOCTL_AFD_POLL,
@@ -216,10 +214,7 @@ impl IoBlock {
     /// finding it (it completed already) is fine: its completion is queued
     /// either way.
     pub(crate) fn cancel(&self, afd: HANDLE) {
-        let mut cancel_iosb = IO_STATUS_BLOCK {
-            Status: 0,
-            Information: 0,
-        };
+        let mut cancel_iosb = empty_iosb();
         // SAFETY: names the request by its IO_STATUS_BLOCK, which stays
         // valid while the request may be in flight; `cancel_iosb` is a live
         // local.
@@ -231,7 +226,7 @@ impl IoBlock {
     pub(crate) fn completion(&self) -> Completion {
         // SAFETY: the completion was dequeued, so the kernel no longer
         // writes the block; plain reads.
-        let (status, info) = unsafe { ((*self.iosb.get()).Status as NTSTATUS, *self.info.get()) };
+        let (status, info) = unsafe { ((*self.iosb.get()).Anonymous.Status, *self.info.get()) };
         let events = if info.NumberOfHandles >= 1 {
             info.Handles[0].Events
         } else {
@@ -250,15 +245,15 @@ impl IoBlock {
         // status leaves STATUS_PENDING only once the kernel has written the
         // output, so the events read after it are final.
         unsafe {
-            let status = ptr::read_volatile(ptr::addr_of!((*self.iosb.get()).Status));
-            if status as NTSTATUS == STATUS_PENDING {
+            let status = ptr::read_volatile(ptr::addr_of!((*self.iosb.get()).Anonymous.Status));
+            if status == STATUS_PENDING {
                 return false;
             }
             core::sync::atomic::fence(Ordering::Acquire);
             let info = self.info.get();
             let count = ptr::read_volatile(ptr::addr_of!((*info).NumberOfHandles));
             let events = ptr::read_volatile(ptr::addr_of!((*info).Handles[0].Events));
-            status as NTSTATUS >= 0 && count >= 1 && events & AFD_POLL_LOCAL_CLOSE != 0
+            status >= 0 && count >= 1 && events & AFD_POLL_LOCAL_CLOSE != 0
         }
     }
 }
@@ -294,6 +289,15 @@ pub(crate) fn poll_mask(conds: u8, reads: bool) -> u32 {
 }
 
 /// Translates AFD poll events into readiness conditions.
+///
+/// A failed connect (`AFD_POLL_CONNECT_FAIL`) is an error, writable (the
+/// connect is over) and write-closed, and readable so that a reader meets
+/// the error; it is not read-closed, which means "reads return the end or
+/// an error from now on" and is final (to the table core and to tokio,
+/// which then never waits for reads again). wine reports it on a UDP
+/// socket after an ICMP "port unreachable" while `recv` still says
+/// `WouldBlock`: as read-closed, that made tokio retry the read forever
+/// without yielding.
 pub(crate) fn readiness(events: u32) -> u8 {
     let mut bits = 0;
     if events & (READ_BITS | AFD_POLL_DISCONNECT | ERROR_BITS) != 0 {
@@ -305,7 +309,7 @@ pub(crate) fn readiness(events: u32) -> u8 {
     if events & ERROR_BITS != 0 {
         bits |= ERROR | WRITE_CLOSED;
     }
-    if events & (AFD_POLL_DISCONNECT | ERROR_BITS) != 0 {
+    if events & (AFD_POLL_DISCONNECT | AFD_POLL_ABORT) != 0 {
         bits |= READ_CLOSED;
     }
     if events & PRIORITY_BITS != 0 {
@@ -327,6 +331,11 @@ mod tests {
         assert_eq!(
             readiness(AFD_POLL_ABORT),
             READABLE | WRITABLE | ERROR | READ_CLOSED | WRITE_CLOSED
+        );
+        // A failed connect does not end the read side (see `readiness`).
+        assert_eq!(
+            readiness(AFD_POLL_CONNECT_FAIL),
+            READABLE | WRITABLE | ERROR | WRITE_CLOSED
         );
         assert_eq!(poll_mask(0, true), AFD_POLL_LOCAL_CLOSE);
         assert!(poll_mask(ERROR, true) & AFD_POLL_ABORT != 0);

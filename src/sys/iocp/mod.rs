@@ -35,11 +35,21 @@
 //! a packet to the port; so does a registration from another thread while
 //! `select` waits (the table core's hand-off).
 //!
+//! Named pipes (`rouse::windows::NamedPipe`, `pipe.rs`) are tied to the
+//! same port with a key of their own (`PIPE_KEY`): their reads, writes and
+//! connects complete into it, `select` hands each completion to its pipe,
+//! and the pipe's readiness is reported through the table like a
+//! socket's. A pipe's registration has no AFD poll; it is reported when a
+//! completion changes the pipe, and, when re-armed or reregistered while
+//! the pipe is ready already, at the start of the next `select` (it is
+//! marked "due").
+//!
 //! It must never block except in `select` (and in drop, which waits for the
 //! kernel to give back the blocks), and never allocate after `new`.
 
 mod afd;
 pub(crate) mod ffi;
+pub(crate) mod pipe;
 
 use core::fmt;
 use core::mem::size_of;
@@ -68,11 +78,13 @@ pub const DEFAULT_TABLE_CAPACITY: usize = 1024;
 /// The AFD device `new` opens; the part after `\Device\Afd` is only a name.
 const AFD_DEVICE: &str = "\\Device\\Afd\\Rouse";
 
-/// Completion keys: AFD poll completions, `Waker` packets, and packets that
-/// interrupt a `select` so another thread can register.
+/// Completion keys: AFD poll completions, `Waker` packets, packets that
+/// interrupt a `select` so another thread can register, and named pipes'
+/// completions.
 const AFD_KEY: usize = 1;
 const WAKE_KEY: usize = 2;
 const INTERRUPT_KEY: usize = 3;
+pub(crate) const PIPE_KEY: usize = 4;
 
 /// Completions dequeued per `GetQueuedCompletionStatusEx` call at most.
 const BATCH: usize = 128;
@@ -101,10 +113,19 @@ pub type IocpSelector<const N: usize = DEFAULT_TABLE_CAPACITY> = TableSelector<I
 #[derive(Debug)]
 pub enum IocpDriver {}
 
+/// The completion port, shared by a selector, its waker and the named
+/// pipes tied to it.
+pub(crate) struct Port {
+    pub(crate) handle: Handle,
+    /// Named pipe operations in flight whose completions come here (for
+    /// drop, which waits a little for them).
+    pub(crate) pipe_ops: AtomicUsize,
+}
+
 /// The IOCP driver's OS objects: the completion port, the AFD handle, and
 /// the I/O blocks the kernel writes.
 pub struct IocpOs {
-    port: Arc<Handle>,
+    port: Arc<Port>,
     afd: Handle,
     /// `io[b]`: written by Rust only under the table lock while no poll is
     /// in flight on it, read after its completion has been dequeued.
@@ -146,6 +167,9 @@ struct Slot {
     /// next `select` starts, so what it reports is the socket's state after
     /// the program handled the last event, not before (as poll(2) would).
     deferred: u8,
+    /// A named pipe's registration that was ready when re-armed: its
+    /// readiness is delivered when the next `select` starts.
+    due: u8,
 }
 
 /// The IOCP driver's arrays: the poll of each registration, who owns each
@@ -156,6 +180,8 @@ pub struct IocpNative<const N: usize> {
     waiting: usize,
     /// Level registrations to poll again when the next `select` starts.
     deferred: usize,
+    /// Pipe registrations to deliver when the next `select` starts.
+    due: usize,
     /// `free[..free_len]` are the free blocks.
     free_len: usize,
     free: [u32; N],
@@ -183,7 +209,7 @@ impl<const N: usize> IocpNative<N> {
 
 /// What a waker and its selector share.
 struct WakeShared {
-    port: Arc<Handle>,
+    port: Arc<Port>,
     /// A wake packet is queued and not yet dequeued (wakes coalesce).
     posted: AtomicBool,
 }
@@ -348,10 +374,65 @@ fn start_waiting<const N: usize>(os: &IocpOs, data: &mut Data<IocpDriver, N>) {
     }
 }
 
-fn post(port: &Handle, key: usize) -> io::Result<()> {
+/// Marks pipe registration `i` due if it is ready for something armed.
+fn mark_due<const N: usize>(data: &mut Data<IocpDriver, N>, i: usize) {
+    if data.native.slots[i].due != 0 {
+        return;
+    }
+    // SAFETY: `i` is a pipe's registration (the callers check), so its
+    // NamedPipe is alive.
+    let ready = unsafe { pipe::present(data.idents[i]) };
+    if ready & data.regs.get(i).watching() != 0 {
+        data.native.slots[i].due = 1;
+        data.native.due += 1;
+    }
+}
+
+/// Delivers the pipe registrations marked due, into `events[out..]`;
+/// returns the new `out`.
+fn deliver_due<const N: usize>(
+    data: &mut Data<IocpDriver, N>,
+    events: &mut [Event<IocpSelector<N>>],
+    mut out: usize,
+) -> usize {
+    for i in 0..data.regs.len() {
+        if data.native.due == 0 || out == events.len() {
+            break;
+        }
+        if data.native.slots[i].due == 0 {
+            continue;
+        }
+        data.native.slots[i].due = 0;
+        data.native.due -= 1;
+        // SAFETY: only pipe registrations are marked due.
+        let ready = unsafe { pipe::present(data.idents[i]) };
+        if let Some(ev) = data.deliver(i, ready) {
+            events[out] = Event::from_raw(ev);
+            out += 1;
+        }
+    }
+    out
+}
+
+/// Handles a named pipe's completion: the pipe's readiness, delivered if
+/// its registration is in this table.
+fn complete_pipe<const N: usize>(
+    data: &mut Data<IocpDriver, N>,
+    entry: &OVERLAPPED_ENTRY,
+) -> Option<TableEvent> {
+    // SAFETY: dequeued with PIPE_KEY, which only pipes are tied with.
+    let (pipe, ready) = unsafe { pipe::complete(entry) };
+    let i = data.regs.find(pipe.raw())?;
+    if data.idents[i] != pipe.ident() {
+        return None;
+    }
+    data.deliver(i, ready)
+}
+
+fn post(port: &Port, key: usize) -> io::Result<()> {
     // SAFETY: the port is open; the overlapped pointer is null and never
     // dereferenced.
-    if unsafe { PostQueuedCompletionStatus(port.0, 0, key, ptr::null_mut()) } == 0 {
+    if unsafe { PostQueuedCompletionStatus(port.handle.0, 0, key, ptr::null()) } == 0 {
         return Err(last_error());
     }
     Ok(())
@@ -380,7 +461,10 @@ impl IocpOs {
         }
         let io: Vec<IoBlock> = (0..N).map(|_| IoBlock::zeroed()).collect();
         Ok(IocpOs {
-            port: Arc::new(port),
+            port: Arc::new(Port {
+                handle: port,
+                pipe_ops: AtomicUsize::new(0),
+            }),
             afd,
             io: io.into_boxed_slice(),
             in_flight: AtomicUsize::new(0),
@@ -392,25 +476,30 @@ impl IocpOs {
 
 impl Drop for IocpOs {
     fn drop(&mut self) {
-        // Take every poll back from the kernel before the blocks are freed.
-        if *self.in_flight.get_mut() == 0 {
+        // Take every poll back from the kernel before the blocks are freed,
+        // and the named pipes' operations that come back here (their
+        // buffers belong to their pipes, which these completions free).
+        if *self.in_flight.get_mut() == 0 && self.port.pipe_ops.load(Ordering::SeqCst) == 0 {
             return;
         }
-        let mut cancel = IO_STATUS_BLOCK {
-            Status: 0,
-            Information: 0,
-        };
-        // SAFETY: a null request cancels every request on the AFD handle,
-        // which is open; `cancel` is a live local.
-        unsafe { NtCancelIoFileEx(self.afd.0, ptr::null_mut(), &mut cancel) };
+        if *self.in_flight.get_mut() > 0 {
+            let mut cancel = empty_iosb();
+            // SAFETY: a null request cancels every request on the AFD
+            // handle, which is open; `cancel` is a live local.
+            unsafe { NtCancelIoFileEx(self.afd.0, ptr::null(), &mut cancel) };
+        }
         let mut entries = [EMPTY_ENTRY; BATCH];
         let started = Instant::now();
-        while *self.in_flight.get_mut() > 0 {
+        loop {
+            let polls = *self.in_flight.get_mut();
+            if polls == 0 && self.port.pipe_ops.load(Ordering::SeqCst) == 0 {
+                return;
+            }
             let mut n = 0u32;
             // SAFETY: as in `wait`.
             let ok = unsafe {
                 GetQueuedCompletionStatusEx(
-                    self.port.0,
+                    self.port.handle.0,
                     entries.as_mut_ptr(),
                     BATCH as u32,
                     &mut n,
@@ -419,12 +508,24 @@ impl Drop for IocpOs {
                 )
             };
             if ok != 0 {
-                let polls = entries[..n as usize]
-                    .iter()
-                    .filter(|e| e.lpCompletionKey == AFD_KEY)
-                    .count();
-                let left = self.in_flight.get_mut();
-                *left = left.saturating_sub(polls);
+                for entry in &entries[..n as usize] {
+                    match entry.lpCompletionKey {
+                        AFD_KEY => {
+                            let left = self.in_flight.get_mut();
+                            *left = left.saturating_sub(1);
+                        }
+                        // SAFETY: dequeued with PIPE_KEY, which only pipes
+                        // are tied with.
+                        PIPE_KEY => drop(unsafe { pipe::complete(entry) }),
+                        _ => {}
+                    }
+                }
+            } else if polls == 0 {
+                // Only pipe operations of pipes still open and not
+                // cancelled are left (a pipe deregistered with a read in
+                // flight): nothing will dequeue them now, so those pipes
+                // stay in memory (a leak, never a write into freed memory).
+                return;
             } else if started.elapsed() > Duration::from_secs(10) {
                 // The kernel kept a block: leaking the blocks beats a
                 // write into freed memory.
@@ -483,10 +584,20 @@ impl<const N: usize> Driver<N> for IocpDriver {
 
     fn attach(os: &IocpOs, data: &mut Data<Self, N>, i: usize) -> io::Result<()> {
         data.native.slots[i] = Slot::default();
+        if pipe::is_pipe(data.idents[i]) {
+            // No poll: its completions say when it is ready. It may be
+            // ready now.
+            mark_due(data, i);
+            return Ok(());
+        }
         start(os, data, i)
     }
 
     fn watch(os: &IocpOs, data: &mut Data<Self, N>, i: usize) {
+        if pipe::is_pipe(data.idents[i]) {
+            mark_due(data, i);
+            return;
+        }
         // A registration waiting for a block has no poll: it will ask for
         // what it watches when submitted.
         let e = data.regs.get(i);
@@ -499,6 +610,12 @@ impl<const N: usize> Driver<N> for IocpDriver {
     }
 
     fn rearmed(os: &IocpOs, data: &mut Data<Self, N>, i: usize, conds: u8, changed: bool) {
+        if pipe::is_pipe(data.idents[i]) {
+            // Ready already (a completion came before the re-arm): report
+            // it at the next `select`.
+            mark_due(data, i);
+            return;
+        }
         if changed {
             Self::watch(os, data, i);
             return;
@@ -524,6 +641,9 @@ impl<const N: usize> Driver<N> for IocpDriver {
         } else if slot.deferred != 0 {
             data.native.deferred -= 1;
         }
+        if slot.due != 0 {
+            data.native.due -= 1;
+        }
         data.native.slots[i] = Slot::default();
     }
 
@@ -544,29 +664,47 @@ impl<const N: usize> Driver<N> for IocpDriver {
         if data.native.deferred > 0 {
             start_deferred(os, data);
         }
+        let mut out = 0;
+        if data.native.due > 0 {
+            out = deliver_due(data, events, out);
+            if out == events.len() {
+                return Ok(Waited::Ready(out));
+            }
+        }
         let mut entries = [EMPTY_ENTRY; BATCH];
-        let max = events.len().min(BATCH);
+        let max = (events.len() - out).min(BATCH);
         let mut n = 0u32;
-        // `timeout_ms` gives -1 for None, which is INFINITE as a u32.
+        // `timeout_ms` gives -1 for None, which is INFINITE as a u32; with
+        // events in hand already, only what is queued now.
         let ms = match timeout_ms(timeout) {
+            _ if out > 0 => 0,
             -1 => INFINITE,
             ms => ms as u32,
         };
         // SAFETY: `entries` has room for `max` records; `n` is a live
         // local; the port is open.
         let ok = unsafe {
-            GetQueuedCompletionStatusEx(os.port.0, entries.as_mut_ptr(), max as u32, &mut n, ms, 0)
+            GetQueuedCompletionStatusEx(
+                os.port.handle.0,
+                entries.as_mut_ptr(),
+                max as u32,
+                &mut n,
+                ms,
+                0,
+            )
         };
         if ok == 0 {
             // SAFETY: reads the thread's last-error value.
             let code = unsafe { GetLastError() };
             if code == WAIT_TIMEOUT {
-                return Ok(Waited::Ready(0));
+                return Ok(Waited::Ready(out));
+            }
+            if out > 0 {
+                return Ok(Waited::Ready(out));
             }
             return Err(io::os_error(code as i32));
         }
         let io_base = os.io.as_ptr() as usize;
-        let mut out = 0;
         let mut woken = false;
         for entry in &entries[..n as usize] {
             match entry.lpCompletionKey {
@@ -581,6 +719,12 @@ impl<const N: usize> Driver<N> for IocpDriver {
                     }
                 }
                 INTERRUPT_KEY => os.interrupting.store(false, Ordering::SeqCst),
+                PIPE_KEY => {
+                    if let Some(ev) = complete_pipe(data, entry) {
+                        events[out] = Event::from_raw(ev);
+                        out += 1;
+                    }
+                }
                 AFD_KEY => {
                     let offset = (entry.lpOverlapped as usize).wrapping_sub(io_base);
                     let b = offset / size_of::<IoBlock>();
@@ -635,6 +779,11 @@ impl<const N: usize> Driver<N> for IocpDriver {
 }
 
 impl<const N: usize> TableSelector<IocpDriver, N> {
+    /// The completion port, which named pipes are tied to.
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        &self.os().port
+    }
+
     /// Like `new`, opening `device` instead of `\Device\Afd\Rouse`: for
     /// tests of the error when AFD cannot be opened.
     #[doc(hidden)]

@@ -100,6 +100,10 @@ pub(crate) struct Abi {
     pub write: i32,
     /// `EVFILT_USER`, where rouse's waker uses it (`None`: a pipe instead).
     pub user: Option<i32>,
+    /// `EVFILT_AIO`, where mio reports it (`Event::is_aio`); else `None`.
+    pub aio: Option<i32>,
+    /// `EVFILT_LIO`, where mio reports it (`Event::is_lio`: FreeBSD only).
+    pub lio: Option<i32>,
     /// `EV_ADD`.
     pub add: u32,
     /// `EV_DELETE`.
@@ -131,6 +135,8 @@ const BASE: Abi = Abi {
     read: -1,
     write: -2,
     user: None,
+    aio: None,
+    lio: None,
     add: 0x1,
     delete: 0x2,
     enable: 0x4,
@@ -147,24 +153,28 @@ const BASE: Abi = Abi {
     },
 };
 
-/// macOS and iOS (`sys/event.h` of xnu): `EVFILT_USER` is -10, and
-/// `EV_OOBAND` marks out-of-band data.
+/// macOS and iOS (`sys/event.h` of xnu): `EVFILT_USER` is -10,
+/// `EVFILT_AIO` -3, and `EV_OOBAND` marks out-of-band data.
 // Used on its own platform, and by the tests everywhere.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const APPLE: Abi = Abi {
     name: "macos/ios",
     user: Some(-10),
+    aio: Some(-3),
     ooband: 0x2000,
     ..BASE
 };
 
-/// FreeBSD 12 and later: `EVFILT_USER` is -11; `data` is `int64_t` and
-/// four `ext` words follow `udata` (the ABI libc uses by default).
+/// FreeBSD 12 and later: `EVFILT_USER` is -11, `EVFILT_AIO` -3 and
+/// `EVFILT_LIO` -10; `data` is `int64_t` and four `ext` words follow
+/// `udata` (the ABI libc uses by default).
 // Used on its own platform, and by the tests everywhere.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const FREEBSD: Abi = Abi {
     name: "freebsd",
     user: Some(-11),
+    aio: Some(-3),
+    lio: Some(-10),
     layout: Layout {
         filter_flags_bytes: 2,
         data: DataField::I64,
@@ -181,19 +191,22 @@ pub(crate) const FREEBSD11: Abi = Abi {
     ..FREEBSD
 };
 
-/// DragonFly: `EVFILT_USER` is -9; the original layout.
+/// DragonFly: `EVFILT_USER` is -9, `EVFILT_AIO` -3 (no `EVFILT_LIO`);
+/// the original layout.
 // Used on its own platform, and by the tests everywhere.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const DRAGONFLY: Abi = Abi {
     name: "dragonfly",
     user: Some(-9),
+    aio: Some(-3),
     ..BASE
 };
 
 /// NetBSD: filters are small *unsigned* numbers (`EVFILT_READ` 0,
 /// `EVFILT_WRITE` 1), `filter` and `flags` are `uint32_t`, `data` is
 /// `int64_t`. `EVFILT_USER` (8) exists only from NetBSD 10, so the waker is
-/// a pipe.
+/// a pipe. NetBSD has an `EVFILT_AIO` (2), but mio reports AIO events on
+/// neither NetBSD nor OpenBSD, and neither does rouse.
 // Used on its own platform, and by the tests everywhere.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const NETBSD: Abi = Abi {
@@ -294,6 +307,11 @@ impl Changes {
 }
 
 /// The two filters a source can have, in the order changes list them.
+///
+/// AIO and LIO interests add none: an AIO request names the kqueue itself
+/// (its `sigevent` carries the kqueue fd, from `Registry::as_raw_fd`, and
+/// the token), and the kernel reports its completion as an `EVFILT_AIO` or
+/// `EVFILT_LIO` record, as with mio.
 fn filters(abi: &Abi, interests: Interest) -> [(i32, bool); 2] {
     [
         (abi.read, interests.is_readable()),
@@ -537,6 +555,19 @@ pub(crate) fn is_write_closed(abi: &Abi, ev: &Kevent) -> bool {
 #[inline]
 pub(crate) fn is_priority(abi: &Abi, ev: &Kevent) -> bool {
     ev.filter == abi.read && ev.flags & abi.ooband != 0
+}
+
+/// An AIO request completed (`EVFILT_AIO`, on the platforms where mio
+/// reports it: FreeBSD, DragonFly, macOS and iOS).
+#[inline]
+pub(crate) fn is_aio(abi: &Abi, ev: &Kevent) -> bool {
+    abi.aio == Some(ev.filter)
+}
+
+/// A list of AIO requests completed (`EVFILT_LIO`, FreeBSD only).
+#[inline]
+pub(crate) fn is_lio(abi: &Abi, ev: &Kevent) -> bool {
+    abi.lio == Some(ev.filter)
 }
 
 /// The longest wait passed to the kernel in one call, in seconds (about 3.2

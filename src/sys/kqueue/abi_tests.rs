@@ -247,6 +247,69 @@ fn change_list_for_each_interest() {
 }
 
 #[test]
+fn aio_and_lio_interests_add_no_filter() {
+    // `Interest::AIO` and `LIO` exist only on their platforms; their bits
+    // are the same everywhere.
+    let aio = Interest::from_bits(0b0_1000).unwrap();
+    let lio = Interest::from_bits(0b1_0000).unwrap();
+    assert!(aio.is_aio() && lio.is_lio());
+    for abi in &ALL {
+        assert!(register(abi, FD, T, aio).as_slice().is_empty());
+        assert!(register(abi, FD, T, lio | aio).as_slice().is_empty());
+        let r = register(abi, FD, T, Interest::READABLE | aio);
+        assert_eq!(r.as_slice().len(), 1, "{}", abi.name);
+        assert_eq!(r.as_slice()[0].filter, abi.read);
+        // Reregistering for AIO alone removes both filters.
+        let re = reregister(abi, FD, T, aio);
+        let flags: [u32; 2] = [re.as_slice()[2].flags, re.as_slice()[3].flags];
+        assert_eq!(flags, [abi.delete | abi.receipt; 2], "{}", abi.name);
+    }
+}
+
+#[test]
+fn aio_and_lio_records() {
+    for abi in &ALL {
+        for filter in [abi.read, abi.write] {
+            let e = ev(filter, abi.add | abi.clear);
+            assert!(!is_aio(abi, &e) && !is_lio(abi, &e), "{}", abi.name);
+        }
+        if let Some(f) = abi.aio {
+            let e = ev(f, abi.clear);
+            assert!(is_aio(abi, &e) && !is_lio(abi, &e), "{}", abi.name);
+            // Only an AIO completion: no readiness of an fd.
+            assert_eq!(readiness(abi, &e), [false; 6], "{}", abi.name);
+        }
+        if let Some(f) = abi.lio {
+            let e = ev(f, abi.clear);
+            assert!(is_lio(abi, &e) && !is_aio(abi, &e), "{}", abi.name);
+            assert_eq!(readiness(abi, &e), [false; 6], "{}", abi.name);
+        }
+    }
+    // Where mio reports them, with each platform's numbers.
+    let aio: [Option<i32>; 6] = ALL.map(|a| a.aio);
+    let lio: [Option<i32>; 6] = ALL.map(|a| a.lio);
+    let names: [&str; 6] = ALL.map(|a| a.name);
+    assert_eq!(
+        names,
+        [
+            "macos/ios",
+            "freebsd",
+            "freebsd11",
+            "dragonfly",
+            "netbsd",
+            "openbsd"
+        ]
+    );
+    assert_eq!(aio, [Some(-3), Some(-3), Some(-3), Some(-3), None, None]);
+    assert_eq!(lio, [None, Some(-10), Some(-10), None, None, None]);
+    // A NetBSD record with filter 2 (its own EVFILT_AIO) is not reported
+    // as AIO, as mio does not.
+    assert!(!is_aio(&NETBSD, &ev(2, 0)));
+    // FreeBSD's LIO number is Apple's user event: each platform reads its own.
+    assert!(!is_lio(&APPLE, &ev(-10, 0)) && is_readable(&APPLE, &ev(-10, 0)));
+}
+
+#[test]
 fn reregister_adds_wanted_and_deletes_unwanted() {
     let cases = [
         (Interest::READABLE, [true, false]),

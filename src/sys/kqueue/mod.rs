@@ -2,7 +2,10 @@
 //!
 //! Every registration is edge-triggered (`EV_CLEAR`), one filter per
 //! direction (`EVFILT_READ`, `EVFILT_WRITE`), and the kernel keeps them, so
-//! this backend holds no table: the changes of a registration go to the
+//! this backend holds no table. `Interest::AIO` and `LIO` add no filter:
+//! an AIO request names the kqueue itself, and its completion comes back as
+//! an `EVFILT_AIO` / `EVFILT_LIO` record (`Event::is_aio` / `is_lio`), as
+//! with mio. The changes of a registration go to the
 //! kernel in one `kevent` call with `EV_RECEIPT`, so each change's error
 //! comes back in its own record; `select` is one `kevent` call writing
 //! straight into the caller's `Events`. The waker is a user event

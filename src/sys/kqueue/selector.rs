@@ -105,6 +105,19 @@ const _: () = {
     assert!(matches!(NATIVE.user, Some(u) if u == libc::EVFILT_USER as i32));
     #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
     assert!(NATIVE.user.is_none());
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly"
+    ))]
+    assert!(matches!(NATIVE.aio, Some(a) if a == libc::EVFILT_AIO as i32));
+    #[cfg(any(target_os = "netbsd", target_os = "openbsd"))]
+    assert!(NATIVE.aio.is_none());
+    #[cfg(target_os = "freebsd")]
+    assert!(matches!(NATIVE.lio, Some(l) if l == libc::EVFILT_LIO as i32));
+    #[cfg(not(target_os = "freebsd"))]
+    assert!(NATIVE.lio.is_none());
     let size = core::mem::size_of::<libc::kevent>();
     let (ptr, a64) = (core::mem::size_of::<usize>(), core::mem::align_of::<i64>());
     // FreeBSD: libc declares the 12+ record unless built for FreeBSD 11.
@@ -155,6 +168,14 @@ impl RawEvent for KqueueEvent {
     #[inline]
     fn is_priority(&self) -> bool {
         abi::is_priority(&NATIVE, &self.portable())
+    }
+    #[inline]
+    fn is_aio(&self) -> bool {
+        abi::is_aio(&NATIVE, &self.portable())
+    }
+    #[inline]
+    fn is_lio(&self) -> bool {
+        abi::is_lio(&NATIVE, &self.portable())
     }
 }
 
@@ -239,6 +260,25 @@ impl KqueueSelector {
             *r = from_native(o);
         }
         Ok((replies, n))
+    }
+}
+
+/// The kqueue fd, for `Registry`'s and `Poll`'s `AsFd`: what an AIO
+/// request names in its `sigevent` (see `Interest::AIO`), and readable
+/// while any registered source has an event to report.
+#[cfg(feature = "std")]
+impl std::os::fd::AsFd for KqueueSelector {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the kqueue fd is owned by this selector and open for as
+        // long as it lives, which the borrow does not outlive.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.kq.raw()) }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::os::fd::AsRawFd for KqueueSelector {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.kq.raw()
     }
 }
 

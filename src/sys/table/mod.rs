@@ -400,6 +400,12 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
         }
     }
 
+    /// The backend's OS objects.
+    #[cfg_attr(not(rouse_iocp), allow(dead_code))]
+    pub(crate) fn os(&self) -> &D::Os {
+        &self.state.head().os
+    }
+
     /// Registers `raw`; returns its generation and index.
     fn add(
         &self,
@@ -408,8 +414,35 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
         interests: Interest,
         trigger: Trigger,
     ) -> io::Result<(u32, usize)> {
-        let os = &self.state.head().os;
-        let ident = D::check(os, raw)?;
+        let ident = D::check(self.os(), raw)?;
+        self.add_ident(raw, ident, token, interests, trigger)
+    }
+
+    /// Registers `raw`, a handle of a kind the backend serves itself (IOCP's
+    /// named pipes), which `Driver::check` does not know: the caller
+    /// identifies it as `ident`. Edge-triggered; returns the re-arm handle.
+    #[cfg(all(feature = "std", rouse_iocp))]
+    pub(crate) fn register_ident(
+        &self,
+        raw: D::Raw,
+        ident: D::Ident,
+        token: Token,
+        interests: Interest,
+    ) -> io::Result<super::Arm> {
+        let at = self.add_ident(raw, ident, token, interests, Trigger::Edge)?;
+        Ok(self.arm(raw, at))
+    }
+
+    /// Registers `raw`, identified as `ident`; returns its generation and
+    /// index.
+    fn add_ident(
+        &self,
+        raw: D::Raw,
+        ident: D::Ident,
+        token: Token,
+        interests: Interest,
+        trigger: Trigger,
+    ) -> io::Result<(u32, usize)> {
         self.view().modify(|os, data| {
             if let Some(old) = data.regs.find(raw) {
                 // The fd registered under this number was closed without a
