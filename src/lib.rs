@@ -117,8 +117,12 @@ pub mod unix {
     pub use crate::sys::unix::SourceFd;
 }
 
-/// WASI-only extensions: `SourceFd` for any wasip1 file descriptor.
-#[cfg(rouse_wasi)]
+/// WASI-only extensions: `SourceFd` for any wasip1 or wasip2 file
+/// descriptor.
+#[cfg(any(rouse_wasi, rouse_wasip2))]
 pub mod wasi {
+    #[cfg(rouse_wasi)]
     pub use crate::sys::wasi::SourceFd;
+    #[cfg(rouse_wasip2)]
+    pub use crate::sys::wasip2::SourceFd;
 }

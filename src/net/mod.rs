@@ -21,6 +21,13 @@
 //! This module must never block, allocate per operation, or retry an
 //! operation on the caller's behalf: every result is the OS's.
 //!
+//! On wasm32-wasip2 (WASI 0.2, whose `wasi:sockets` are real sockets)
+//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] all work: bind,
+//! accept, a connect that does not wait (reported `WRITABLE` when the
+//! handshake is over), `from_std`, with the host's network granted
+//! (`wasmtime run -S inherit-network=y`). WASI has no Unix sockets, so
+//! those types are absent there.
+//!
 //! On wasm32-wasip1 only [`TcpListener`] and [`TcpStream`] exist, made from
 //! sockets the host preopens (`wasmtime run -S tcplisten=ADDR` hands a
 //! listener in as fd 3: `TcpListener::from_std`, or `FromRawFd`) and the
@@ -82,20 +89,23 @@
 mod io_source;
 #[cfg(unix)]
 mod socket;
-#[cfg(target_os = "wasi")]
+#[cfg(rouse_wasi)]
 #[path = "socket_wasi.rs"]
+mod socket;
+#[cfg(rouse_wasip2)]
+#[path = "socket_wasip2.rs"]
 mod socket;
 #[cfg(windows)]
 #[path = "socket_windows.rs"]
 mod socket;
 mod tcp;
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 mod udp;
 #[cfg(unix)]
 mod uds;
 
 pub use self::tcp::{TcpListener, TcpStream};
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 pub use self::udp::UdpSocket;
 #[cfg(unix)]
 pub use self::uds::{UnixDatagram, UnixListener, UnixStream};
