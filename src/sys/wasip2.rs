@@ -115,7 +115,8 @@ unsafe impl<const N: usize> Zeroed for Wasip2Native<N> {}
 /// What identifies the file behind a descriptor, to tell a reused number
 /// from the file registered under it: a hash of its device and inode for
 /// files, of its local and peer addresses for sockets (wasi-libc gives
-/// sockets no inode), 0 where neither is known.
+/// sockets no inode), 0 where neither is known. Its low bits say it is
+/// known ([`KNOWN`]) and whether it is a listening socket ([`LISTENER`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct FileIdent(u64);
@@ -123,7 +124,37 @@ pub struct FileIdent(u64);
 // SAFETY: an integer.
 unsafe impl Zeroed for FileIdent {}
 
-const UNKNOWN: FileIdent = FileIdent(0);
+/// `FileIdent` bit: the rest is a hash (not [`UNKNOWN`]).
+const KNOWN: u64 = 1;
+/// `FileIdent` bit: a listening socket. wasi-libc's `poll` reports a
+/// listener ready for whatever a `pollfd` asks (its one pollable means "a
+/// connection is waiting"), so the driver never asks a listener for
+/// writable, which epoll would never report for one.
+const LISTENER: u64 = 2;
+
+impl FileIdent {
+    fn is_listener(self) -> bool {
+        self.0 & LISTENER != 0
+    }
+}
+
+/// Whether `fd` is a listening socket (`SO_ACCEPTCONN`).
+fn is_listener(fd: libc::c_int) -> bool {
+    let mut value: libc::c_int = 0;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid for writes and `len` is the size
+    // of `value`, as getsockopt requires.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    r == 0 && value != 0
+}
 
 /// The error for the current `errno`.
 #[cold]
@@ -192,25 +223,29 @@ fn socket_ident(fd: libc::c_int) -> Option<u64> {
     any.then_some(hash)
 }
 
-/// The `events` that watch the conditions `conds`: readable and writable
-/// are all wasi-libc's `poll` reports.
+/// The `events` that watch the conditions `conds` of a file identified as
+/// `ident`: readable and writable are all wasi-libc's `poll` reports, and
+/// a listener is only ever readable.
 #[inline]
-fn poll_events(conds: u8) -> libc::c_short {
+fn poll_events(conds: u8, ident: FileIdent) -> libc::c_short {
     let mut events = 0;
     if conds & READABLE != 0 {
         events |= libc::POLLRDNORM;
     }
-    if conds & WRITABLE != 0 {
+    if conds & WRITABLE != 0 && !ident.is_listener() {
         events |= libc::POLLWRNORM;
     }
     events
 }
 
-/// Makes `pfd` watch what the registration (fd `raw`) watches: negated,
-/// which `poll` skips, when that is nothing it can report.
+/// Makes registration `i`'s `pollfd` watch what it watches: negated, which
+/// `poll` skips, when that is nothing `poll` can report.
 #[inline]
-fn watch_pollfd(pfd: &mut libc::pollfd, raw: libc::c_int, conds: u8) {
-    let events = poll_events(conds);
+fn watch_pollfd<const N: usize>(data: &mut Data<Wasip2Driver, N>, i: usize) {
+    let e = data.regs.get(i);
+    let (raw, conds) = (e.raw, e.watching());
+    let events = poll_events(conds, data.idents[i]);
+    let pfd = &mut data.native.fds[i];
     pfd.events = events;
     pfd.fd = if events == 0 { !raw } else { raw };
 }
@@ -279,33 +314,31 @@ impl<const N: usize> Driver<N> for Wasip2Driver {
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&st.st_dev.to_le_bytes());
             bytes[8..].copy_from_slice(&st.st_ino.to_le_bytes());
-            return Ok(FileIdent(fnv(FNV_START, &bytes) | 1));
+            return Ok(FileIdent(fnv(FNV_START, &bytes) & !LISTENER | KNOWN));
         }
         // Sockets have no inode here: their addresses tell them apart (a
         // live connection's pair of addresses is unique, and so is a
         // listener's or a UDP socket's local address).
-        Ok(socket_ident(fd).map_or(UNKNOWN, |h| FileIdent(h | 1)))
+        let listener = if is_listener(fd) { LISTENER } else { 0 };
+        Ok(match socket_ident(fd) {
+            Some(hash) => FileIdent(hash & !LISTENER | KNOWN | listener),
+            None => FileIdent(listener),
+        })
     }
 
     fn stale(_: &Wasip2Os, data: &Data<Self, N>, i: usize, ident: FileIdent) -> bool {
         let old = data.idents[i];
-        old != ident && old != UNKNOWN && ident != UNKNOWN
+        old != ident && old.0 & KNOWN != 0 && ident.0 & KNOWN != 0
     }
 
     fn attach(_: &Wasip2Os, data: &mut Data<Self, N>, i: usize) -> io::Result<()> {
-        let e = *data.regs.get(i);
-        data.native.fds[i] = libc::pollfd {
-            fd: -1,
-            events: 0,
-            revents: 0,
-        };
-        watch_pollfd(&mut data.native.fds[i], e.raw, e.watching());
+        data.native.fds[i].revents = 0;
+        watch_pollfd(data, i);
         Ok(())
     }
 
     fn watch(_: &Wasip2Os, data: &mut Data<Self, N>, i: usize) {
-        let e = *data.regs.get(i);
-        watch_pollfd(&mut data.native.fds[i], e.raw, e.watching());
+        watch_pollfd(data, i);
     }
 
     fn detach(_: &Wasip2Os, _: &mut Data<Self, N>, _: usize) {}
@@ -422,8 +455,7 @@ fn collect<const N: usize>(
                 events[out] = Event::from_raw(ev);
                 out += 1;
             }
-            let e = *data.regs.get(i);
-            watch_pollfd(&mut data.native.fds[i], e.raw, e.watching());
+            watch_pollfd(data, i);
         }
         i += 1;
     }
@@ -486,20 +518,19 @@ mod tests {
     }
 
     #[test]
-    fn pollfds_watch_what_can_be_reported() {
-        let mut pfd = libc::pollfd {
-            fd: 0,
-            events: 0,
-            revents: 0,
-        };
-        watch_pollfd(&mut pfd, 7, READABLE | ERROR | READ_CLOSED);
-        assert_eq!((pfd.fd, pfd.events), (7, libc::POLLRDNORM));
-        watch_pollfd(&mut pfd, 7, WRITABLE);
-        assert_eq!((pfd.fd, pfd.events), (7, libc::POLLWRNORM));
-        // Only conditions the host never reports: skipped.
-        watch_pollfd(&mut pfd, 7, ERROR | READ_CLOSED | WRITE_CLOSED);
-        assert_eq!(pfd.fd, !7);
-        assert!(pfd.fd < 0);
+    fn pollfds_ask_for_what_can_be_reported() {
+        let file = FileIdent(KNOWN);
+        let listener = FileIdent(KNOWN | LISTENER);
+        assert_eq!(
+            poll_events(READABLE | ERROR | READ_CLOSED, file),
+            libc::POLLRDNORM
+        );
+        assert_eq!(poll_events(WRITABLE, file), libc::POLLWRNORM);
+        // Only conditions the host never reports: nothing to ask.
+        assert_eq!(poll_events(ERROR | READ_CLOSED | WRITE_CLOSED, file), 0);
+        // A listener is never asked for writable.
+        assert_eq!(poll_events(READABLE | WRITABLE, listener), libc::POLLRDNORM);
+        assert_eq!(poll_events(WRITABLE, listener), 0);
     }
 
     #[test]
