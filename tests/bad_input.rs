@@ -16,7 +16,7 @@ use rouse::unix::SourceFd;
 #[cfg(any(unix, windows, rouse_wasip2))]
 use rouse::{Interest, Token, Waker};
 #[cfg(any(unix, windows, rouse_wasip2))]
-use std::io::{Read, Write};
+use std::io::Read;
 #[cfg(unix)]
 use std::os::fd::AsRawFd;
 
@@ -24,7 +24,7 @@ use std::os::fd::AsRawFd;
 fn register_twice_is_already_exists<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     let fd = a.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
@@ -40,7 +40,7 @@ fn register_twice_is_already_exists<S: Backend>() {
         S::NAME
     );
     // The first registration is intact: token 1, readable only.
-    b.write_all(b"x").unwrap();
+    put(&b, b"x");
     let ev = expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
     assert!(!ev.is_writable());
     expect_no_event(&mut poll, &mut events, Token(2), SHORT);
@@ -97,9 +97,9 @@ fn full_table_names_its_capacity<S: Backend>() {
     }
     // Every registration that succeeded still works, the first and the last.
     let last = registered - 1;
-    (&pairs[0].1).write_all(b"x").unwrap();
+    put(&pairs[0].1, b"x");
     expect_event(&mut poll, &mut events, Token(0), LONG, |e| e.is_readable());
-    (&pairs[last].1).write_all(b"x").unwrap();
+    put(&pairs[last].1, b"x");
     expect_event(&mut poll, &mut events, Token(last), LONG, |e| {
         e.is_readable()
     });
@@ -224,7 +224,7 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
     // Closed while registered, beside a source that stays: silence for it,
     // and the other is still reported.
     let (c, _d) = stream_pair();
-    let (e, mut f) = stream_pair();
+    let (e, f) = stream_pair();
     let fd = c.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(2), Interest::READABLE)
@@ -241,7 +241,7 @@ fn closed_or_invalid_fd_is_an_os_error<S: Backend>() {
         "[{}] {seen:?}",
         S::NAME
     );
-    f.write_all(b"x").unwrap();
+    put(&f, b"x");
     expect_event(&mut poll, &mut events, Token(3), LONG, |e| e.is_readable());
     // It was forgotten: its number is not registered any more.
     let err = poll.registry().deregister(&mut SourceFd(&fd)).unwrap_err();
@@ -467,11 +467,11 @@ fn interrupted_poll_reports_interrupted<S: Backend>() {
 fn poll_clears_events_first<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     poll.registry()
         .register(&mut SourceFd(&a.as_raw_fd()), Token(3), Interest::READABLE)
         .unwrap();
-    b.write_all(b"x").unwrap();
+    put(&b, b"x");
     expect_event(&mut poll, &mut events, Token(3), LONG, |e| e.is_readable());
     assert!(!events.is_empty());
     let mut buf = [0; 8];

@@ -13,7 +13,7 @@ mod common;
 use common::*;
 
 #[cfg(any(unix, windows, rouse_wasip2))]
-use std::io::{Read, Write};
+use std::io::Read;
 #[cfg(any(unix, rouse_wasip2))]
 use std::os::fd::AsRawFd;
 
@@ -44,13 +44,13 @@ fn dropped_source_frees_its_fd_number<S: Backend>() {
         expect_event(&mut poll, &mut events, dead, LONG, |e| e.is_writable());
         drop(a);
         // The lowest free number: usually the one just closed.
-        let (mut c, mut d) = net_stream_pair();
+        let (mut c, d) = net_stream_pair();
         let reused = c.as_raw_fd() == old;
         let live = Token(200 + round);
         poll.registry()
             .register(&mut c, live, Interest::READABLE)
             .unwrap_or_else(|e| panic!("[{}] fd reused: {reused}: {e}", S::NAME));
-        d.write_all(b"x").unwrap();
+        put(&d, b"x");
         expect_event(&mut poll, &mut events, live, LONG, |e| e.is_readable());
         let seen = collect_events(&mut poll, &mut events, SHORT);
         assert!(
@@ -95,12 +95,12 @@ fn closed_raw_fd_is_forgotten<S: Backend>() {
         "[{}] {seen:?}",
         S::NAME
     );
-    let (c, mut d) = stream_pair();
+    let (c, d) = stream_pair();
     let fd = c.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(2), Interest::READABLE)
         .unwrap_or_else(|e| panic!("[{}] reused: {}: {e}", S::NAME, fd == old));
-    d.write_all(b"x").unwrap();
+    put(&d, b"x");
     expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
     poll.registry().deregister(&mut SourceFd(&fd)).unwrap();
 }
@@ -118,12 +118,12 @@ fn reused_raw_fd_number_replaces_the_stale_registration<S: Backend>() {
             .register(&mut SourceFd(&old), Token(10 + round), Interest::READABLE)
             .unwrap();
         drop(a);
-        let (c, mut d) = stream_pair();
+        let (c, d) = stream_pair();
         let fd = c.as_raw_fd();
         poll.registry()
             .register(&mut SourceFd(&fd), Token(20 + round), Interest::READABLE)
             .unwrap_or_else(|e| panic!("[{}] reused: {}: {e}", S::NAME, fd == old));
-        d.write_all(b"x").unwrap();
+        put(&d, b"x");
         expect_event(&mut poll, &mut events, Token(20 + round), LONG, |e| {
             e.is_readable()
         });
@@ -142,12 +142,12 @@ fn closed_directions_after_readiness_are_reported<S: Backend>() {
     {
         let mut poll = new_poll::<S>();
         let mut events = new_events::<S>();
-        let (mut a, mut b) = rouse::net::UnixStream::pair().unwrap();
+        let (mut a, b) = rouse::net::UnixStream::pair().unwrap();
         poll.registry()
             .register(&mut a, Token(1), Interest::READABLE | Interest::WRITABLE)
             .unwrap();
         expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_writable());
-        b.write_all(b"x").unwrap();
+        put(&b, b"x");
         expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
         a.shutdown(how).unwrap();
         expect_event(&mut poll, &mut events, Token(1), LONG, |e| {
@@ -176,11 +176,11 @@ fn closed_directions_after_readiness_are_reported<S: Backend>() {
 fn peer_close_after_partial_read_is_reported<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (mut a, mut b) = net_stream_pair();
+    let (mut a, b) = net_stream_pair();
     poll.registry()
         .register(&mut a, Token(1), Interest::READABLE)
         .unwrap();
-    b.write_all(b"hello").unwrap();
+    put(&b, b"hello");
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
     let mut two = [0; 2];
     a.read_exact(&mut two).unwrap();
@@ -291,12 +291,12 @@ fn second_waker_is_already_exists<S: Backend>() {
 fn raw_fd_needs_no_reregister<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     poll.registry()
         .register(&mut SourceFd(&a.as_raw_fd()), Token(1), Interest::READABLE)
         .unwrap();
     for round in 0..3u8 {
-        b.write_all(&[round; 3]).unwrap();
+        put(&b, &[round; 3]);
         expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
         assert_eq!(drain(&a), [round; 3]);
     }
@@ -310,7 +310,7 @@ fn raw_fd_needs_no_reregister<S: Backend>() {
 fn io_source_is_edge_triggered_without_reregister<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     let mut source = IoSource::new(a);
     poll.registry()
         .register(
@@ -321,7 +321,7 @@ fn io_source_is_edge_triggered_without_reregister<S: Backend>() {
         .unwrap();
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_writable());
     for round in 0..3u8 {
-        b.write_all(&[round; 3]).unwrap();
+        put(&b, &[round; 3]);
         expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
         // Unread, and writable all along: nothing more to report.
         expect_no_event(&mut poll, &mut events, Token(1), SHORT);
@@ -329,10 +329,10 @@ fn io_source_is_edge_triggered_without_reregister<S: Backend>() {
     }
     // A read that takes less than it was given re-arms too (the source
     // is drained), as tokio assumes on Linux.
-    b.write_all(b"abc").unwrap();
+    put(&b, b"abc");
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
     assert_eq!((&source).read(&mut [0; 16]).unwrap(), 3);
-    b.write_all(b"def").unwrap();
+    put(&b, b"def");
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
 }
 

@@ -16,7 +16,7 @@
 use std::io;
 use std::mem::{self, size_of};
 use std::net::{self, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Accepts a connection as a non-blocking socket, with the peer's address.
 pub(crate) fn accept(listener: &net::TcpListener) -> io::Result<(OwnedFd, SocketAddr)> {
@@ -61,6 +61,57 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedFd> {
         }
     }
     Ok(fd)
+}
+
+/// Lets wasi-libc finish the connect of `fd` if the host has finished it:
+/// wasi-libc moves a socket from connecting to connected (or failed) only
+/// inside `poll`, so this polls `fd` alone, without waiting. `true` if it
+/// is connected (or failed) now, `false` while the handshake goes on.
+pub(crate) fn finish_connect(fd: RawFd) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLWRNORM,
+        revents: 0,
+    };
+    // SAFETY: `pfd` is one live pollfd; poll writes only its `revents`.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n > 0)
+}
+
+/// Makes sure wasi-libc sees `stream` connected: `Ok` if it is (letting
+/// wasi-libc finish a connect the host has finished), `WouldBlock` while
+/// the handshake goes on, `NotConnected` after a failed connect. For the
+/// calls wasi-libc cannot make on a socket still connecting (it aborts the
+/// program on `getsockname` then).
+pub(crate) fn settle_connect(stream: &net::TcpStream) -> io::Result<()> {
+    // getpeername answers from wasi-libc's state: safe in every state.
+    if stream.peer_addr().is_ok() {
+        return Ok(());
+    }
+    if !finish_connect(stream.as_raw_fd())? {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
+    stream.peer_addr().map(drop)
+}
+
+/// `SO_ERROR` of `stream`. wasi-libc answers `EINPROGRESS` for a socket it
+/// still sees connecting, even once the host has finished the connect;
+/// Linux answers no error while connecting. So after letting wasi-libc
+/// finish the connect, an `EINPROGRESS` still there is no error.
+pub(crate) fn take_error(stream: &net::TcpStream) -> io::Result<Option<io::Error>> {
+    let in_progress = |e: &Option<io::Error>| {
+        e.as_ref().and_then(io::Error::raw_os_error) == Some(libc::EINPROGRESS)
+    };
+    let err = stream.take_error()?;
+    if !in_progress(&err) {
+        return Ok(err);
+    }
+    finish_connect(stream.as_raw_fd())?;
+    let err = stream.take_error()?;
+    Ok(if in_progress(&err) { None } else { err })
 }
 
 /// An IP address as C's `sockaddr_in` or `sockaddr_in6`.

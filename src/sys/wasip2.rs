@@ -116,7 +116,8 @@ unsafe impl<const N: usize> Zeroed for Wasip2Native<N> {}
 /// from the file registered under it: a hash of its device and inode for
 /// files, of its local and peer addresses for sockets (wasi-libc gives
 /// sockets no inode), 0 where neither is known. Its low bits say it is
-/// known ([`KNOWN`]) and whether it is a listening socket ([`LISTENER`]).
+/// known ([`KNOWN`]), whether it is a listening socket ([`LISTENER`]) and
+/// whether it was a TCP socket still connecting ([`CONNECTING`]).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct FileIdent(u64);
@@ -124,36 +125,33 @@ pub struct FileIdent(u64);
 // SAFETY: an integer.
 unsafe impl Zeroed for FileIdent {}
 
-/// `FileIdent` bit: the rest is a hash (not [`UNKNOWN`]).
+/// `FileIdent` bit: the rest is a hash (0 where nothing is known).
 const KNOWN: u64 = 1;
 /// `FileIdent` bit: a listening socket. wasi-libc's `poll` reports a
 /// listener ready for whatever a `pollfd` asks (its one pollable means "a
 /// connection is waiting"), so the driver never asks a listener for
 /// writable, which epoll would never report for one.
 const LISTENER: u64 = 2;
-
+/// `FileIdent` bit: a TCP socket neither connected nor listening when it
+/// was registered (a connect in progress). wasi-libc reports a failed
+/// connect as ready and nothing more, so the first report for such a
+/// registration asks wasi-libc (from its own state) whether it connected:
+/// if not, the report carries the error and both closed directions, as
+/// epoll's `EPOLLERR | EPOLLHUP` for a refused connect; if so, the
+/// addresses now make the identity.
+const CONNECTING: u64 = 4;
+/// The `FileIdent` bits that are no part of the hash.
+const FLAGS: u64 = KNOWN | LISTENER | CONNECTING;
 impl FileIdent {
     fn is_listener(self) -> bool {
         self.0 & LISTENER != 0
     }
 }
 
-/// Whether `fd` is a listening socket (`SO_ACCEPTCONN`).
+/// Whether `fd` is a listening socket (`SO_ACCEPTCONN`, which wasi-libc
+/// answers from its own state).
 fn is_listener(fd: libc::c_int) -> bool {
-    let mut value: libc::c_int = 0;
-    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `value` and `len` are valid for writes and `len` is the size
-    // of `value`, as getsockopt requires.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ACCEPTCONN,
-            (&mut value as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    r == 0 && value != 0
+    int_option(fd, libc::SO_ACCEPTCONN).is_some_and(|v| v != 0)
 }
 
 /// The error for the current `errno`.
@@ -186,41 +184,75 @@ fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
 
 const FNV_START: u64 = 0xcbf2_9ce4_8422_2325;
 
-/// `fd`'s local address, then its peer's if it has one, as raw bytes fed
-/// to the hash; `None` if `fd` is no socket with an address.
-fn socket_ident(fd: libc::c_int) -> Option<u64> {
+/// A hash of `fd`'s local address and its peer's, for a socket whose
+/// addresses can be asked for: connected, listening, or UDP. `None` for
+/// anything else, which includes a TCP socket still connecting: for one of
+/// those wasi-libc's `getsockname` aborts the program (it passes the host's
+/// `invalid-state` to `abort`), so it is never called on one.
+fn socket_ident(fd: libc::c_int, listener: bool) -> Option<u64> {
     let mut hash = FNV_START;
-    let mut any = false;
-    for peer in [false, true] {
-        // SAFETY: sockaddr_storage is plain integers; all zeroes is valid.
-        let mut storage: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
-        let mut len = core::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        let ptr = (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
-        // SAFETY: `storage` and `len` are valid for writes and `len` is the
-        // size of `storage`, as both calls require; they write at most
-        // `len` bytes.
-        let r = unsafe {
-            if peer {
-                libc::getpeername(fd, ptr, &mut len)
-            } else {
-                libc::getsockname(fd, ptr, &mut len)
-            }
-        };
-        if r == 0 {
-            // SAFETY: `storage` is a live value of integers; viewing it as
-            // bytes reads nothing uninitialised (it was zeroed).
-            let bytes = unsafe {
-                core::slice::from_raw_parts(
-                    (&storage as *const libc::sockaddr_storage).cast::<u8>(),
-                    core::mem::size_of::<libc::sockaddr_storage>(),
-                )
-            };
-            let used = (len as usize).min(bytes.len());
-            hash = fnv(fnv(hash, &[u8::from(peer)]), &bytes[..used]);
-            any = true;
-        }
+    // getpeername answers from wasi-libc's own state before it asks the
+    // host: safe on any socket, and it succeeds only once connected.
+    let connected = address(fd, true, &mut hash);
+    if !connected && !listener && sock_type(fd) != Some(libc::SOCK_DGRAM) {
+        return None;
     }
-    any.then_some(hash)
+    address(fd, false, &mut hash).then_some(hash)
+}
+
+/// Feeds `fd`'s peer (or local) address to `hash`; `false` if it has none.
+fn address(fd: libc::c_int, peer: bool, hash: &mut u64) -> bool {
+    // SAFETY: sockaddr_storage is plain integers; all zeroes is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let mut len = core::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let ptr = (&mut storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr>();
+    // SAFETY: `storage` and `len` are valid for writes and `len` is the
+    // size of `storage`, as both calls require; they write at most `len`
+    // bytes.
+    let r = unsafe {
+        if peer {
+            libc::getpeername(fd, ptr, &mut len)
+        } else {
+            libc::getsockname(fd, ptr, &mut len)
+        }
+    };
+    if r != 0 {
+        return false;
+    }
+    // SAFETY: `storage` is a live value of integers; viewing it as bytes
+    // reads nothing uninitialised (it was zeroed).
+    let bytes = unsafe {
+        core::slice::from_raw_parts(
+            (&storage as *const libc::sockaddr_storage).cast::<u8>(),
+            core::mem::size_of::<libc::sockaddr_storage>(),
+        )
+    };
+    let used = (len as usize).min(bytes.len());
+    *hash = fnv(fnv(*hash, &[u8::from(peer)]), &bytes[..used]);
+    true
+}
+
+/// An `int` socket option of `fd` at `SOL_SOCKET`, if it has it.
+fn int_option(fd: libc::c_int, name: libc::c_int) -> Option<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid for writes and `len` is the size
+    // of `value`, as getsockopt requires.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(value)
+}
+
+/// `fd`'s socket type (`SO_TYPE`), if it is a socket.
+fn sock_type(fd: libc::c_int) -> Option<libc::c_int> {
+    int_option(fd, libc::SO_TYPE)
 }
 
 /// The `events` that watch the conditions `conds` of a file identified as
@@ -314,14 +346,16 @@ impl<const N: usize> Driver<N> for Wasip2Driver {
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&st.st_dev.to_le_bytes());
             bytes[8..].copy_from_slice(&st.st_ino.to_le_bytes());
-            return Ok(FileIdent(fnv(FNV_START, &bytes) & !LISTENER | KNOWN));
+            return Ok(FileIdent(fnv(FNV_START, &bytes) & !FLAGS | KNOWN));
         }
         // Sockets have no inode here: their addresses tell them apart (a
         // live connection's pair of addresses is unique, and so is a
         // listener's or a UDP socket's local address).
-        let listener = if is_listener(fd) { LISTENER } else { 0 };
-        Ok(match socket_ident(fd) {
-            Some(hash) => FileIdent(hash & !LISTENER | KNOWN | listener),
+        let listening = is_listener(fd);
+        let listener = if listening { LISTENER } else { 0 };
+        Ok(match socket_ident(fd, listening) {
+            Some(hash) => FileIdent(hash & !FLAGS | KNOWN | listener),
+            None if sock_type(fd) == Some(libc::SOCK_STREAM) && !listening => FileIdent(CONNECTING),
             None => FileIdent(listener),
         })
     }
@@ -451,7 +485,11 @@ fn collect<const N: usize>(
         if rev != 0 {
             ready -= 1;
             data.native.fds[i].revents = 0;
-            if let Some(ev) = data.deliver(i, readiness(rev)) {
+            let mut bits = readiness(rev);
+            if data.idents[i].0 & CONNECTING != 0 {
+                bits = connect_outcome(data, i, bits);
+            }
+            if let Some(ev) = data.deliver(i, bits) {
                 events[out] = Event::from_raw(ev);
                 out += 1;
             }
@@ -463,6 +501,30 @@ fn collect<const N: usize>(
         data.regs.cursor = i;
     }
     out
+}
+
+/// The first report for registration `i`, registered while connecting
+/// and reported `bits`: wasi-libc has just finished the connect (it does
+/// inside `poll`, and then reports the socket ready for whatever the
+/// `pollfd` asked), so its state says how it went. Connected: only
+/// writable is true (nothing has looked at the input yet, so a readable
+/// here would be false, and would use up the edge), and the addresses now
+/// make the identity. Failed: the error and both closed directions, as
+/// epoll's `EPOLLERR | EPOLLHUP` for a refused connect.
+#[cold]
+#[inline(never)]
+fn connect_outcome<const N: usize>(data: &mut Data<Wasip2Driver, N>, i: usize, bits: u8) -> u8 {
+    let fd = data.regs.get(i).raw;
+    let mut hash = FNV_START;
+    // getpeername answers from wasi-libc's state; once it succeeds the
+    // socket is connected and getsockname is safe.
+    if address(fd, true, &mut hash) && address(fd, false, &mut hash) {
+        data.idents[i] = FileIdent(hash & !FLAGS | KNOWN);
+        bits & WRITABLE
+    } else {
+        data.idents[i] = FileIdent(0);
+        bits | ERROR | READ_CLOSED | WRITE_CLOSED
+    }
 }
 
 /// The monotonic clock, for the time left after an interrupted wait.

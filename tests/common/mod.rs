@@ -429,9 +429,15 @@ pub use std::os::fd::AsRawFd;
 
 #[cfg(rouse_wasip2)]
 mod wasip2_compat {
-    /// A connected non-blocking stream pair over TCP loopback.
+    /// A connected stream pair over TCP loopback: the first non-blocking
+    /// (the one the tests register), the second blocking (the peer they
+    /// write to). A small write to a socketpair never blocks; wasmtime may
+    /// refuse a write with `WouldBlock` while it flushes an earlier one in
+    /// the background, so the peer's `write_all` waits instead.
     pub fn stream_pair() -> (std::net::TcpStream, std::net::TcpStream) {
-        super::loopback_pair()
+        let (a, b) = super::loopback_pair();
+        b.set_nonblocking(false).unwrap();
+        (a, b)
     }
 }
 
@@ -600,6 +606,26 @@ pub fn read_exactly<S: Backend, const N: usize, R: std::io::Read>(
         }
     }
     out
+}
+
+/// Writes all of `buf` to the non-blocking stream `writer`, retrying a
+/// `WouldBlock` (at most 2000 times, a millisecond apart). A small write
+/// to a socket on Unix or Windows never blocks; on wasip2 wasmtime may
+/// refuse one until its own reactor has seen the socket writable (just
+/// after a connect, or while it flushes an earlier write).
+pub fn put<W: std::io::Write>(mut writer: W, mut buf: &[u8]) {
+    let mut tries = 0;
+    while !buf.is_empty() {
+        match writer.write(buf) {
+            Ok(0) => panic!("write returned 0"),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 2000 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
 }
 
 /// Reads from `reader` until it returns `WouldBlock`, returning what was
