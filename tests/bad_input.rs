@@ -350,7 +350,7 @@ fn reserved_token_is_invalid_input<S: Backend>() {
 /// wasip2 has no threads and no `Waker`: the event that ends the wait is
 /// the host's, a connect finishing while `poll` blocks with `Duration::MAX`
 /// (an overflowing conversion would fail or return at once with nothing).
-#[cfg(rouse_wasip2)]
+#[cfg(all(rouse_wasip2, feature = "net"))]
 fn duration_max_blocks_without_overflow<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
@@ -499,7 +499,7 @@ backend_tests!(
     closed_or_invalid_fd_is_an_os_error,
     #[cfg(any(unix, windows, rouse_wasip2))]
     reserved_token_is_invalid_input,
-    #[cfg(any(unix, windows, rouse_wasip2))]
+    #[cfg(any(unix, windows, all(rouse_wasip2, feature = "net")))]
     duration_max_blocks_without_overflow,
     one_nanosecond_rounds_up_to_a_millisecond,
     zero_capacity_events_is_invalid_input,

@@ -1,7 +1,7 @@
 //! The wasip2 backend's own cases, under wasmtime with the host's network
 //! (targets/wasm32-wasip2.toml): what WASI 0.2 reports and what it cannot
 //! do, each as the clear answer rouse gives for it.
-#![cfg(rouse_wasip2)]
+#![cfg(all(rouse_wasip2, feature = "net"))]
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener as StdListener};
