@@ -9,9 +9,10 @@
 //! | `rouse_kqueue` | feature `kqueue`, target macOS, iOS, FreeBSD, NetBSD, OpenBSD or DragonFly |
 //! | `rouse_kqueue_os` | the target is one of those (whatever the features) |
 //! | `rouse_poll` | feature `poll`, target a Unix |
-//! | `rouse_wasi` | feature `wasi`, target WASI |
+//! | `rouse_wasi` | feature `wasi`, target WASI 0.1 (wasm32-wasip1: `poll_oneoff`) |
+//! | `rouse_wasip2` | feature `wasi`, target WASI 0.2 (wasm32-wasip2: wasi-libc's poll) |
 //! | `rouse_iocp` | features `iocp` and `std`, target Windows |
-//! | `rouse_table` | any of `rouse_poll`, `rouse_wasi`, `rouse_iocp` (the table backends) |
+//! | `rouse_table` | any of `rouse_poll`, `rouse_wasi`, `rouse_wasip2`, `rouse_iocp` (the table backends) |
 //! | `rouse_sock_flags` | `socket`/`accept4` take `SOCK_NONBLOCK \| SOCK_CLOEXEC` |
 //!
 //! What the compiler has:
@@ -58,7 +59,12 @@ fn main() {
     let epoll = feature("epoll") && EPOLL_OS.contains(&os.as_str());
     let kqueue_os = KQUEUE_OS.contains(&os.as_str());
     let poll = feature("poll") && unix;
-    let wasi = feature("wasi") && os == "wasi";
+    let env = env::var("CARGO_CFG_TARGET_ENV").unwrap_or_default();
+    // wasm32-wasip1 says `p1` (`wasm32-wasi`, before Rust 1.78, nothing);
+    // wasm32-wasip2 says `p2`. Later WASI versions have no backend yet.
+    let wasi_os = os == "wasi";
+    let wasi = feature("wasi") && wasi_os && (env.is_empty() || env == "p1");
+    let wasip2 = feature("wasi") && wasi_os && env == "p2";
     let iocp = feature("iocp") && feature("std") && windows;
     let cfgs = [
         ("rouse_epoll", epoll),
@@ -66,8 +72,9 @@ fn main() {
         ("rouse_kqueue_os", kqueue_os),
         ("rouse_poll", poll),
         ("rouse_wasi", wasi),
+        ("rouse_wasip2", wasip2),
         ("rouse_iocp", iocp),
-        ("rouse_table", poll || wasi || iocp),
+        ("rouse_table", poll || wasi || wasip2 || iocp),
         ("rouse_sock_flags", SOCK_FLAGS_OS.contains(&os.as_str())),
         ("rouse_storage_full", minor.is_some_and(|m| m >= 83)),
         ("rouse_core_error", minor.is_some_and(|m| m >= 81)),

@@ -9,6 +9,7 @@
 //! ```
 //!
 //! Prints `listening on ADDR`, then echoes every connection until it closes.
+//! On wasm32-wasip2 it binds ADDR (`wasmtime run -S inherit-network=y`).
 //! On wasm32-wasip1 the listener is the socket wasmtime preopens as fd 3
 //! (`wasmtime run -S preview2=n -S tcplisten=ADDR`) and ADDR is ignored.
 //!
@@ -99,7 +100,7 @@ fn main() -> io::Result<()> {
     }
 }
 
-#[cfg(not(target_os = "wasi"))]
+#[cfg(not(rouse_wasi))]
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
     println!("listening on {}", listener.local_addr()?);
@@ -108,7 +109,7 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// wasm32-wasip1 cannot bind: the listener is the socket the host preopened
 /// as fd 3 (`wasmtime run -S tcplisten=ADDR`), and `_addr` is ignored.
-#[cfg(target_os = "wasi")]
+#[cfg(rouse_wasi)]
 fn listen(_addr: SocketAddr) -> io::Result<TcpListener> {
     use std::os::fd::FromRawFd;
     // SAFETY: fd 3 is the listener wasmtime preopens for `-S tcplisten`;

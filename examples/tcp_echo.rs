@@ -12,6 +12,14 @@
 //! It uses the default backend: epoll on Linux, or poll(2) when built with
 //! `--no-default-features --features std,net,poll`. The code is the same.
 //!
+//! On wasm32-wasip2 it binds as anywhere else, with the host's network
+//! granted to it:
+//!
+//! ```text
+//! cargo build --example tcp_echo --target wasm32-wasip2
+//! wasmtime run -S inherit-network=y target/wasm32-wasip2/debug/examples/tcp_echo.wasm 127.0.0.1:9000
+//! ```
+//!
 //! On wasm32-wasip1 (the `poll_oneoff` backend) a program cannot bind, so
 //! the listener is the one wasmtime preopens as fd 3, and ADDR is ignored:
 //!
@@ -95,7 +103,7 @@ fn serve(addr: SocketAddr) -> io::Result<()> {
 }
 
 /// Binds the listener and says where it listens.
-#[cfg(not(target_os = "wasi"))]
+#[cfg(not(rouse_wasi))]
 fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let listener = TcpListener::bind(addr)?;
     println!("listening on {}", listener.local_addr()?);
@@ -104,7 +112,7 @@ fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
 
 /// wasm32-wasip1 cannot bind: the listener is the socket the host preopened
 /// as fd 3 (`wasmtime run -S tcplisten=ADDR`), and `_addr` is ignored.
-#[cfg(target_os = "wasi")]
+#[cfg(rouse_wasi)]
 fn listen(_addr: SocketAddr) -> io::Result<TcpListener> {
     use std::os::fd::FromRawFd;
     // SAFETY: fd 3 is the listener wasmtime preopens for `-S tcplisten`;

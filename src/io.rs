@@ -173,8 +173,9 @@ mod nostd {
 
     /// The portable kind of an OS error code: the mapping std uses for the
     /// codes rouse can meet. A code std leaves uncategorised (`EMFILE`,
-    /// `ENFILE`: out of descriptors) is `Other`.
-    #[cfg(unix)]
+    /// `ENFILE`: out of descriptors) is `Other`. wasi-libc's codes (WASI
+    /// 0.2) have the same names.
+    #[cfg(any(unix, rouse_wasip2))]
     fn errno_kind(code: i32) -> ErrorKind {
         use ErrorKind as K;
         match code {
@@ -192,7 +193,7 @@ mod nostd {
     }
 
     /// The portable kind of a WASI `errno` value, as [`errno_kind`] on Unix.
-    #[cfg(all(target_os = "wasi", feature = "wasi"))]
+    #[cfg(rouse_wasi)]
     fn errno_kind(code: i32) -> ErrorKind {
         use ErrorKind as K;
         let is = |e: ::wasi::Errno| code == i32::from(e.raw());
@@ -218,7 +219,7 @@ mod nostd {
     }
 
     /// Elsewhere (bare metal) there are no OS error codes to classify.
-    #[cfg(not(any(unix, all(target_os = "wasi", feature = "wasi"))))]
+    #[cfg(not(any(unix, rouse_wasi, rouse_wasip2)))]
     fn errno_kind(_code: i32) -> ErrorKind {
         ErrorKind::Other
     }

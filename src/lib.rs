@@ -43,11 +43,13 @@
 //! | poll(2) | `sys::PollSelector<N>` | `poll` | every Unix |
 //! | epoll, else poll(2) at run time | `sys::AutoSelector<N>` | `epoll` + `poll` | Linux, Android |
 //! | WASI `poll_oneoff` | `sys::WasiSelector<N>` | `wasi` | wasm32-wasip1 |
+//! | WASI 0.2: wasi-libc's `poll` | `sys::Wasip2Selector<N>` | `wasi` | wasm32-wasip2 |
 //! | IOCP + AFD polls | `sys::IocpSelector<N>` | `iocp` (needs `std`) | Windows |
 //!
 //! [`sys::DefaultSelector`] is the target's native backend among the
-//! compiled ones (epoll, kqueue, IOCP, `poll_oneoff`), else poll(2) on Unix;
-//! the README states the rule in full. Backends whose kernel keeps no
+//! compiled ones (epoll, kqueue, IOCP, `poll_oneoff` on wasip1, wasi-libc's
+//! `poll` on wasip2), else poll(2) on Unix; the README states the rule in
+//! full. Backends whose kernel keeps no
 //! registrations (poll(2), WASI, IOCP) share one table core of `N` entries
 //! fixed at compile time ([`sys::TableSelector`]); a full table is an
 //! error ([`io::TABLE_FULL`]), never a reallocation.
@@ -128,8 +130,12 @@ pub mod windows {
     pub use crate::sys::iocp::pipe::NamedPipe;
 }
 
-/// WASI-only extensions: `SourceFd` for any wasip1 file descriptor.
-#[cfg(rouse_wasi)]
+/// WASI-only extensions: `SourceFd` for any wasip1 or wasip2 file
+/// descriptor.
+#[cfg(any(rouse_wasi, rouse_wasip2))]
 pub mod wasi {
+    #[cfg(rouse_wasi)]
     pub use crate::sys::wasi::SourceFd;
+    #[cfg(rouse_wasip2)]
+    pub use crate::sys::wasip2::SourceFd;
 }

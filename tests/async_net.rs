@@ -3,7 +3,7 @@
 //! them (`futures-io`, `embedded-io-async`), driven by `block_on` on every
 //! backend with sockets. WASI's sockets are checked by the async echo
 //! example under wasmtime (ci/wasi), the only way wasip1 gets one.
-#![cfg(all(any(unix, windows), feature = "async", feature = "net"))]
+#![cfg(all(any(unix, windows, rouse_wasip2), feature = "async", feature = "net"))]
 mod common;
 use common::*;
 

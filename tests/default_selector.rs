@@ -1,9 +1,9 @@
 //! The selection rule for `Poll::new()`: epoll on Linux/Android when the
 //! `epoll` feature is on, kqueue on macOS/iOS/FreeBSD/NetBSD/OpenBSD/DragonFly
-//! when the `kqueue` feature is on, poll_oneoff on wasm32-wasip1, IOCP on Windows, otherwise
-//! poll(2); with `force-poll`, poll(2) on every Unix. `ci/test` runs this
-//! with the default features and with `--no-default-features --features std,net,poll`,
-//! and `ci/tokio` with `--features force-poll`.
+//! when the `kqueue` feature is on, poll_oneoff on wasm32-wasip1, wasi-libc's poll on
+//! wasm32-wasip2, IOCP on Windows, otherwise poll(2); with `force-poll`, poll(2) on
+//! every Unix. `ci/test` runs this with the default features and with
+//! `--no-default-features --features std,net,poll`, and `ci/tokio` with `--features force-poll`.
 
 use std::any::type_name;
 
@@ -26,6 +26,9 @@ fn default_selector_follows_features() {
     } else if cfg!(windows) {
         // Windows: the completion port with AFD polls.
         assert!(name.contains("IocpDriver"), "{name}");
+    } else if cfg!(rouse_wasip2) {
+        // wasm32-wasip2: wasi-libc's poll, the only backend there.
+        assert!(name.contains("Wasip2Driver"), "{name}");
     } else if cfg!(target_os = "wasi") {
         // wasm32-wasip1: poll_oneoff, the only backend there.
         assert!(name.contains("WasiDriver"), "{name}");

@@ -9,18 +9,18 @@ use std::time::Duration;
 // The cases that need socketpairs: Unix, and Windows over TCP loopback.
 #[cfg(unix)]
 use rouse::unix::SourceFd;
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 use rouse::{Events, Interest, Token};
 #[cfg(any(unix, windows))]
-use std::io::{Read, Write};
+use std::io::Read;
 #[cfg(unix)]
 use std::os::fd::AsRawFd;
 
-#[cfg(all(any(unix, windows), feature = "std"))]
+#[cfg(all(any(unix, windows, rouse_wasip2), feature = "std"))]
 fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     // An `IoSource` (the net types are one) is edge-triggered everywhere;
     // a bare `SourceFd` is level-triggered on the table backends (see
     // tests/conformance.rs).
@@ -28,22 +28,22 @@ fn edge_triggered_no_repeat_without_new_readiness<S: Backend>() {
     poll.registry()
         .register(&mut source, Token(1), Interest::READABLE)
         .unwrap();
-    b.write_all(b"hello").unwrap();
+    put(&b, b"hello");
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
     // Not drained, nothing new: no second event.
     expect_no_event(&mut poll, &mut events, Token(1), SHORT);
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 fn reregister_rearms_present_readiness<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     let fd = a.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(1), Interest::READABLE)
         .unwrap();
-    b.write_all(b"hello").unwrap();
+    put(&b, b"hello");
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
     poll.registry()
         .reregister(&mut SourceFd(&fd), Token(2), Interest::READABLE)
@@ -52,11 +52,11 @@ fn reregister_rearms_present_readiness<S: Backend>() {
     expect_event(&mut poll, &mut events, Token(2), LONG, |e| e.is_readable());
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 fn reregister_replaces_interests<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     let fd = a.as_raw_fd();
     poll.registry()
         .register(&mut SourceFd(&fd), Token(1), Interest::WRITABLE)
@@ -72,24 +72,24 @@ fn reregister_replaces_interests<S: Backend>() {
         "[{}] {seen:?}",
         S::NAME
     );
-    b.write_all(b"x").unwrap();
+    put(&b, b"x");
     expect_event(&mut poll, &mut events, Token(1), LONG, |e| e.is_readable());
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 fn deregistered_token_is_never_reported<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
-    let (c, mut d) = stream_pair();
+    let (a, b) = stream_pair();
+    let (c, d) = stream_pair();
     poll.registry()
         .register(&mut SourceFd(&a.as_raw_fd()), Token(1), Interest::READABLE)
         .unwrap();
     poll.registry()
         .register(&mut SourceFd(&c.as_raw_fd()), Token(2), Interest::READABLE)
         .unwrap();
-    b.write_all(b"x").unwrap();
-    d.write_all(b"x").unwrap();
+    put(&b, b"x");
+    put(&d, b"x");
     // Ready, but deregistered before the poll: never reported.
     poll.registry()
         .deregister(&mut SourceFd(&a.as_raw_fd()))
@@ -125,7 +125,7 @@ fn peer_close_reports_read_closed<S: Backend>() {
     assert!(seen.iter().filter(|e| e.token() == Token(1)).count() <= 1);
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = Events::<S, 4>::new();
@@ -134,7 +134,7 @@ fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
         poll.registry()
             .register(&mut SourceFd(&a.as_raw_fd()), Token(i), Interest::READABLE)
             .unwrap();
-        (&*b).write_all(b"x").unwrap();
+        put(b, b"x");
     }
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..20 {
@@ -154,12 +154,12 @@ fn more_ready_than_capacity_arrive_next_poll<S: Backend>() {
     );
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 fn readable_and_writable_together<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
-    b.write_all(b"x").unwrap();
+    let (a, b) = stream_pair();
+    put(&b, b"x");
     poll.registry()
         .register(
             &mut SourceFd(&a.as_raw_fd()),
@@ -214,33 +214,35 @@ fn boxed_sources_register<S: Backend>() {
     }
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
-    let (a, mut b) = stream_pair();
+    let (a, b) = stream_pair();
     let mut boxed: Box<dyn Source<S>> = Box::new(Pipe(a));
     poll.registry()
         .register(&mut boxed, Token(9), Interest::READABLE)
         .unwrap();
-    b.write_all(b"x").unwrap();
+    put(&b, b"x");
     expect_event(&mut poll, &mut events, Token(9), LONG, |e| e.is_readable());
     poll.registry().deregister(&mut boxed).unwrap();
 }
 
 backend_tests!(
-    #[cfg(all(any(unix, windows), feature = "std"))]
+    #[cfg(all(any(unix, windows, rouse_wasip2), feature = "std"))]
     edge_triggered_no_repeat_without_new_readiness,
-    #[cfg(any(unix, windows))]
+    #[cfg(any(unix, windows, rouse_wasip2))]
     reregister_rearms_present_readiness,
-    #[cfg(any(unix, windows))]
+    #[cfg(any(unix, windows, rouse_wasip2))]
     reregister_replaces_interests,
-    #[cfg(any(unix, windows))]
+    #[cfg(any(unix, windows, rouse_wasip2))]
     deregistered_token_is_never_reported,
+    // Not on wasip2: its readiness has no hang-up (a peer's close is
+    // readable, and the read returns 0); tests/wasip2.rs checks that.
     #[cfg(any(unix, windows))]
     peer_close_reports_read_closed,
-    #[cfg(any(unix, windows))]
+    #[cfg(any(unix, windows, rouse_wasip2))]
     more_ready_than_capacity_arrive_next_poll,
-    #[cfg(any(unix, windows))]
+    #[cfg(any(unix, windows, rouse_wasip2))]
     readable_and_writable_together,
     timeout_zero_returns_at_once,
-    #[cfg(any(unix, windows))]
+    #[cfg(any(unix, windows, rouse_wasip2))]
     small_events_do_not_starve_later_sources,
 );
 
@@ -250,7 +252,7 @@ mod boxed {
     backend_tests!(boxed_sources_register);
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 fn small_events_do_not_starve_later_sources<S: Backend>() {
     // Sources 0..4 are re-armed and ready again on every poll; a buffer of
     // 4 must still reach sources 4..8.
@@ -261,7 +263,7 @@ fn small_events_do_not_starve_later_sources<S: Backend>() {
         poll.registry()
             .register(&mut SourceFd(&a.as_raw_fd()), Token(i), Interest::READABLE)
             .unwrap();
-        (&*b).write_all(b"x").unwrap();
+        put(b, b"x");
     }
     let mut seen = std::collections::BTreeSet::new();
     for _ in 0..4 {

@@ -3,7 +3,7 @@
 //! targets/wasm32-wasip1.toml), edge emulation on a level-triggered host, a
 //! full table, unknown sources, polls with nothing to wait for, a
 //! descriptor closed behind the table's back, and what wasip1 cannot do.
-#![cfg(all(feature = "wasi", target_os = "wasi"))]
+#![cfg(rouse_wasi)]
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd};

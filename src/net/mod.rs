@@ -21,6 +21,13 @@
 //! This module must never block, allocate per operation, or retry an
 //! operation on the caller's behalf: every result is the OS's.
 //!
+//! On wasm32-wasip2 (WASI 0.2, whose `wasi:sockets` are real sockets)
+//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] all work: bind,
+//! accept, a connect that does not wait (reported `WRITABLE` when the
+//! handshake is over), `from_std`, with the host's network granted
+//! (`wasmtime run -S inherit-network=y`). WASI has no Unix sockets, so
+//! those types are absent there.
+//!
 //! On wasm32-wasip1 only [`TcpListener`] and [`TcpStream`] exist, made from
 //! sockets the host preopens (`wasmtime run -S tcplisten=ADDR` hands a
 //! listener in as fd 3: `TcpListener::from_std`, or `FromRawFd`) and the
@@ -82,20 +89,23 @@
 mod io_source;
 #[cfg(unix)]
 mod socket;
-#[cfg(target_os = "wasi")]
+#[cfg(rouse_wasi)]
 #[path = "socket_wasi.rs"]
+mod socket;
+#[cfg(rouse_wasip2)]
+#[path = "socket_wasip2.rs"]
 mod socket;
 #[cfg(windows)]
 #[path = "socket_windows.rs"]
 mod socket;
 mod tcp;
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 mod udp;
 #[cfg(unix)]
 mod uds;
 
 pub use self::tcp::{TcpListener, TcpStream};
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 pub use self::udp::UdpSocket;
 #[cfg(unix)]
 pub use self::uds::{UnixDatagram, UnixListener, UnixStream};
@@ -103,15 +113,57 @@ pub use self::uds::{UnixDatagram, UnixListener, UnixStream};
 /// The OS handle of a socket: a file descriptor, or a `SOCKET` on Windows.
 pub(crate) use crate::event::io_source::RawHandle as RawSocketHandle;
 
+/// Runs `op`, an operation on the stream socket `socket`: on most targets,
+/// just that.
+#[cfg(not(rouse_wasip2))]
+#[inline(always)]
+pub(crate) fn connected<T, R>(
+    socket: &T,
+    op: impl FnOnce() -> std::io::Result<R>,
+) -> std::io::Result<R> {
+    let _ = socket;
+    op()
+}
+
+/// Runs `op`, an operation on the stream socket `socket`.
+///
+/// On wasip2 a socket whose connect (one that did not wait) the host has
+/// finished is still connecting to wasi-libc until a `poll` looks at it,
+/// and its operations fail with `ENOTCONN` until then (on Linux they just
+/// work once the handshake is over, and mio programs rely on it). So on
+/// `ENOTCONN` wasi-libc is let finish the connect, by a `poll` of that
+/// socket alone that does not wait, and `op` runs once more; while the
+/// handshake is still going on, the answer is `WouldBlock` (the socket's
+/// registration is still armed: any poll that reported it would have
+/// finished the connect).
+#[cfg(rouse_wasip2)]
+#[inline(always)]
+pub(crate) fn connected<T: std::os::fd::AsRawFd, R>(
+    socket: &T,
+    mut op: impl FnMut() -> std::io::Result<R>,
+) -> std::io::Result<R> {
+    match op() {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => {
+            if socket::finish_connect(socket.as_raw_fd())? {
+                op()
+            } else {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            }
+        }
+        result => result,
+    }
+}
+
 /// `Read` and `Write` for a stream type `$ty` and for `&$ty`, through its
 /// `IoSource` (`inner`), which re-arms after `WouldBlock` and after a read
-/// or write that moved less than it was given.
+/// or write that moved less than it was given (and through [`connected`],
+/// for wasip2's connects).
 macro_rules! impl_stream_io {
     ($ty:ty) => {
         impl std::io::Read for $ty {
             #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.recv(buf)
+                $crate::net::connected(self.inner.get_ref(), || self.inner.recv(buf))
             }
 
             #[inline]
@@ -119,14 +171,16 @@ macro_rules! impl_stream_io {
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                std::io::Read::read_vectored(&mut &self.inner, bufs)
+                $crate::net::connected(self.inner.get_ref(), || {
+                    std::io::Read::read_vectored(&mut &self.inner, bufs)
+                })
             }
         }
 
         impl std::io::Read for &$ty {
             #[inline]
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.inner.recv(buf)
+                $crate::net::connected(self.inner.get_ref(), || self.inner.recv(buf))
             }
 
             #[inline]
@@ -134,19 +188,23 @@ macro_rules! impl_stream_io {
                 &mut self,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::io::Result<usize> {
-                std::io::Read::read_vectored(&mut &self.inner, bufs)
+                $crate::net::connected(self.inner.get_ref(), || {
+                    std::io::Read::read_vectored(&mut &self.inner, bufs)
+                })
             }
         }
 
         impl std::io::Write for $ty {
             #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.send(buf)
+                $crate::net::connected(self.inner.get_ref(), || self.inner.send(buf))
             }
 
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                std::io::Write::write_vectored(&mut &self.inner, bufs)
+                $crate::net::connected(self.inner.get_ref(), || {
+                    std::io::Write::write_vectored(&mut &self.inner, bufs)
+                })
             }
 
             #[inline]
@@ -158,12 +216,14 @@ macro_rules! impl_stream_io {
         impl std::io::Write for &$ty {
             #[inline]
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.inner.send(buf)
+                $crate::net::connected(self.inner.get_ref(), || self.inner.send(buf))
             }
 
             #[inline]
             fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-                std::io::Write::write_vectored(&mut &self.inner, bufs)
+                $crate::net::connected(self.inner.get_ref(), || {
+                    std::io::Write::write_vectored(&mut &self.inner, bufs)
+                })
             }
 
             #[inline]

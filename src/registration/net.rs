@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 
 use super::{Async, Reactor, TryRead, TryWrite};
 use crate::io;
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 use crate::net::UdpSocket;
 use crate::net::{TcpListener, TcpStream};
 #[cfg(unix)]
@@ -90,7 +90,7 @@ where
     }
 }
 
-#[cfg(any(unix, windows))]
+#[cfg(any(unix, windows, rouse_wasip2))]
 impl<'r, S, const N: usize, const T: usize> Async<'r, UdpSocket, S, N, T>
 where
     S: Selector,

@@ -1,8 +1,9 @@
 //! The monotonic clock the async reactor's timers read by default: time
 //! since an arbitrary fixed point, never going backwards.
 //!
-//! * Unix: `clock_gettime(CLOCK_MONOTONIC)` (libc, so also without `std`).
-//! * WASI: `clock_time_get(CLOCKID_MONOTONIC)`.
+//! * Unix, and WASI 0.2 (wasi-libc): `clock_gettime(CLOCK_MONOTONIC)`
+//!   (libc, so also without `std`).
+//! * WASI 0.1: `clock_time_get(CLOCKID_MONOTONIC)`.
 //! * Windows: `std::time::Instant` (QueryPerformanceCounter), measured
 //!   from the first reading in the process; the IOCP backend needs `std`.
 //!
@@ -11,7 +12,7 @@
 use core::time::Duration;
 
 /// Now, on the target's monotonic clock.
-#[cfg(unix)]
+#[cfg(any(unix, rouse_wasip2))]
 pub(crate) fn monotonic() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -24,7 +25,7 @@ pub(crate) fn monotonic() -> Duration {
 }
 
 /// Now, on the target's monotonic clock.
-#[cfg(target_os = "wasi")]
+#[cfg(rouse_wasi)]
 pub(crate) fn monotonic() -> Duration {
     // SAFETY: a plain host call that writes only its result; the monotonic
     // clock exists on every wasip1 host. On an error (none is documented

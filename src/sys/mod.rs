@@ -16,9 +16,9 @@ pub(crate) mod event;
 pub(crate) mod unix;
 
 // Which backends a build has is decided once, in build.rs, as the cfgs
-// `rouse_epoll`, `rouse_kqueue`, `rouse_poll`, `rouse_wasi`, `rouse_iocp`
-// (a feature on a target that has the backend) and `rouse_table` (any of
-// the last three).
+// `rouse_epoll`, `rouse_kqueue`, `rouse_poll`, `rouse_wasi`, `rouse_wasip2`,
+// `rouse_iocp` (a feature on a target that has the backend) and
+// `rouse_table` (any of the last four).
 
 #[cfg(rouse_epoll)]
 pub mod epoll;
@@ -54,6 +54,12 @@ pub use self::poll::PollSelector;
 pub mod wasi;
 #[cfg(rouse_wasi)]
 pub use self::wasi::WasiSelector;
+
+// wasm32-wasip2: poll through wasi-libc (see wasip2.rs for why).
+#[cfg(rouse_wasip2)]
+pub mod wasip2;
+#[cfg(rouse_wasip2)]
+pub use self::wasip2::Wasip2Selector;
 
 // Windows: a completion port and AFD polls; needs `std` (see iocp/mod.rs).
 #[cfg(rouse_iocp)]
@@ -112,6 +118,11 @@ cfg_if::cfg_if! {
         /// The selector `Poll::new()` uses: on wasm32-wasip1, `poll_oneoff`
         /// when the `wasi` feature is on (which has no `Waker`).
         pub type DefaultSelector = WasiSelector;
+    } else if #[cfg(rouse_wasip2)] {
+        /// The selector `Poll::new()` uses: on wasm32-wasip2, wasi-libc's
+        /// `poll` over the sockets' pollables when the `wasi` feature is on
+        /// (which has no `Waker`).
+        pub type DefaultSelector = Wasip2Selector;
     } else if #[cfg(rouse_iocp)] {
         /// The selector `Poll::new()` uses: on Windows, a completion port
         /// with AFD polls when the `iocp` feature (and `std`) is on.

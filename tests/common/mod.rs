@@ -164,29 +164,35 @@ impl<const N: usize> Backend for rouse::sys::IocpSelector<N> {
     const NAME: &'static str = "iocp";
 }
 
-#[cfg(all(feature = "wasi", target_os = "wasi"))]
+#[cfg(rouse_wasi)]
 impl<const N: usize> Backend for rouse::sys::WasiSelector<N> {
     const NAME: &'static str = "wasi";
+}
+
+#[cfg(rouse_wasip2)]
+impl<const N: usize> Backend for rouse::sys::Wasip2Selector<N> {
+    const NAME: &'static str = "wasip2";
 }
 
 /// `SourceFd` of the target: the Unix one, or WASI's (the same shape).
 #[cfg(unix)]
 pub use rouse::unix::SourceFd;
-#[cfg(all(feature = "wasi", target_os = "wasi"))]
+#[cfg(any(rouse_wasi, rouse_wasip2))]
 pub use rouse::wasi::SourceFd;
 
 /// The table size the poll(2) and WASI instantiations use.
 pub const POLL_CAPACITY: usize = 64;
 
 /// Instantiates each named generic test `fn name<S: Backend>()` once per
-/// compiled backend: `epoll::name`, `kqueue::name`, `poll::name` and
-/// `wasi::name`, and on Linux `auto_epoll::name` and `auto_poll::name`
-/// (`AutoSelector` in each of its modes).
+/// compiled backend: `epoll::name`, `kqueue::name`, `poll::name`,
+/// `wasi::name` (wasip1) and `wasip2::name`, and on Linux `auto_epoll::name`
+/// and `auto_poll::name` (`AutoSelector` in each of its modes).
 ///
 /// A name may carry attributes, which apply to each instantiation:
-/// `#[cfg(unix)] name` leaves a test out on WASI (whose target has no
-/// socketpairs or threads) and Windows (`iocp::name`), `#[cfg(feature =
-/// "std")] name` out of the no-std build.
+/// `#[cfg(unix)] name` leaves a test out on WASI (whose targets have no
+/// socketpairs or threads) and Windows (`iocp::name`), `#[cfg(any(unix,
+/// windows, rouse_wasip2))] name` only where there are loopback sockets
+/// (not wasip1), `#[cfg(feature = "std")] name` out of the no-std build.
 #[macro_export]
 macro_rules! backend_tests {
     ($($(#[$meta:meta])* $name:ident),* $(,)?) => {
@@ -265,13 +271,23 @@ macro_rules! backend_tests {
                 }
             )*
         }
-        #[cfg(all(feature = "wasi", target_os = "wasi"))]
+        #[cfg(rouse_wasi)]
         mod wasi {
             $(
                 $(#[$meta])*
                 #[test]
                 fn $name() {
                     super::$name::<rouse::sys::WasiSelector<{ $crate::common::POLL_CAPACITY }>>();
+                }
+            )*
+        }
+        #[cfg(rouse_wasip2)]
+        mod wasip2 {
+            $(
+                $(#[$meta])*
+                #[test]
+                fn $name() {
+                    super::$name::<rouse::sys::Wasip2Selector<{ $crate::common::POLL_CAPACITY }>>();
                 }
             )*
         }
@@ -363,8 +379,9 @@ pub fn stream_pair() -> (
 }
 
 /// A connected non-blocking stream pair over TCP loopback (std types): the
-/// portable stand-in for a socketpair where there is none (Windows).
-#[cfg(any(unix, windows))]
+/// portable stand-in for a socketpair where there is none (Windows,
+/// wasip2).
+#[cfg(any(unix, windows, rouse_wasip2))]
 pub fn loopback_pair() -> (std::net::TcpStream, std::net::TcpStream) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).expect("connect");
@@ -381,8 +398,8 @@ pub fn loopback_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 #[cfg(all(unix, feature = "net"))]
 pub type NetStream = rouse::net::UnixStream;
 /// The connected stream type of `rouse::net` the portable tests use: a
-/// Unix stream on Unix, a TCP stream over loopback on Windows.
-#[cfg(all(windows, feature = "net"))]
+/// Unix stream on Unix, a TCP stream over loopback on Windows and wasip2.
+#[cfg(all(any(windows, rouse_wasip2), feature = "net"))]
 pub type NetStream = rouse::net::TcpStream;
 
 /// A connected non-blocking pair of [`NetStream`]s: `UnixStream::pair` on
@@ -393,14 +410,35 @@ pub fn net_stream_pair() -> (NetStream, NetStream) {
 }
 
 /// A connected non-blocking pair of [`NetStream`]s: `UnixStream::pair` on
-/// Unix, [`loopback_pair`] on Windows.
-#[cfg(all(windows, feature = "net"))]
+/// Unix, [`loopback_pair`] on Windows and wasip2.
+#[cfg(all(any(windows, rouse_wasip2), feature = "net"))]
 pub fn net_stream_pair() -> (NetStream, NetStream) {
     let (a, b) = loopback_pair();
     (
         rouse::net::TcpStream::from_std(a),
         rouse::net::TcpStream::from_std(b),
     )
+}
+
+/// wasip2 has no socketpairs: [`loopback_pair`] stands in for
+/// `stream_pair`, and `AsRawFd` is std's (WASI fds are `c_int`s too).
+#[cfg(rouse_wasip2)]
+pub use self::wasip2_compat::stream_pair;
+#[cfg(rouse_wasip2)]
+pub use std::os::fd::AsRawFd;
+
+#[cfg(rouse_wasip2)]
+mod wasip2_compat {
+    /// A connected stream pair over TCP loopback: the first non-blocking
+    /// (the one the tests register), the second blocking (the peer they
+    /// write to). A small write to a socketpair never blocks; wasmtime may
+    /// refuse a write with `WouldBlock` while it flushes an earlier one in
+    /// the background, so the peer's `write_all` waits instead.
+    pub fn stream_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+        let (a, b) = super::loopback_pair();
+        b.set_nonblocking(false).unwrap();
+        (a, b)
+    }
 }
 
 /// Windows stand-ins for what the Unix tests use: `stream_pair` (over TCP
@@ -568,6 +606,26 @@ pub fn read_exactly<S: Backend, const N: usize, R: std::io::Read>(
         }
     }
     out
+}
+
+/// Writes all of `buf` to the non-blocking stream `writer`, retrying a
+/// `WouldBlock` (at most 2000 times, a millisecond apart). A small write
+/// to a socket on Unix or Windows never blocks; on wasip2 wasmtime may
+/// refuse one until its own reactor has seen the socket writable (just
+/// after a connect, or while it flushes an earlier write).
+pub fn put<W: std::io::Write>(mut writer: W, mut buf: &[u8]) {
+    let mut tries = 0;
+    while !buf.is_empty() {
+        match writer.write(buf) {
+            Ok(0) => panic!("write returned 0"),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && tries < 2000 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
 }
 
 /// Reads from `reader` until it returns `WouldBlock`, returning what was

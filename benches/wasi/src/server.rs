@@ -1,25 +1,26 @@
-//! The echo server under test, for wasm32-wasip1: `server rouse` or
-//! `server mio`. The listener is the socket wasmtime preopens as fd 3
-//! (`-S tcplisten=ADDR`). Both loops are the same mio-style code: on an
-//! event, read until `WouldBlock` and write each chunk straight back (the
-//! client sends one small message at a time, so writes do not block).
+//! The echo server under test. For wasm32-wasip1: `server rouse` or
+//! `server mio`, on the listener wasmtime preopens as fd 3
+//! (`-S tcplisten=ADDR`). For wasm32-wasip2: `server rouse ADDR`, which
+//! binds ADDR itself (`-S inherit-network=y`; mio has no wasip2 support).
+//! The loops are the same mio-style code: on an event, read until
+//! `WouldBlock` and write each chunk straight back (the client sends one
+//! small message at a time, so writes rarely block; when the host refuses
+//! one, the loop tries again).
 
 #[cfg(target_os = "wasi")]
 fn main() {
-    use std::os::fd::FromRawFd;
     let which = std::env::args().nth(1).unwrap_or_default();
-    // SAFETY: fd 3 is the listener wasmtime preopens for -S tcplisten;
-    // nothing else in this program owns it.
-    let listener = unsafe { std::net::TcpListener::from_raw_fd(3) };
+    let listener = listener();
     listener
         .set_nonblocking(true)
         .expect("nonblocking listener");
     println!("serving with {which}");
     let result = match which.as_str() {
         "rouse" => rouse_echo::run(listener),
+        #[cfg(not(target_env = "p2"))]
         "mio" => mio_echo::run(listener),
         _ => {
-            eprintln!("usage: server rouse|mio");
+            eprintln!("usage: server rouse|mio (wasip1), server rouse ADDR (wasip2)");
             std::process::exit(2);
         }
     };
@@ -29,9 +30,25 @@ fn main() {
     }
 }
 
+/// wasip1: the listener wasmtime preopens as fd 3.
+#[cfg(all(target_os = "wasi", not(target_env = "p2")))]
+fn listener() -> std::net::TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 3 is the listener wasmtime preopens for -S tcplisten;
+    // nothing else in this program owns it.
+    unsafe { std::net::TcpListener::from_raw_fd(3) }
+}
+
+/// wasip2: binds the address given after the crate's name.
+#[cfg(all(target_os = "wasi", target_env = "p2"))]
+fn listener() -> std::net::TcpListener {
+    let addr = std::env::args().nth(2).expect("usage: server rouse ADDR");
+    std::net::TcpListener::bind(addr).expect("bind")
+}
+
 #[cfg(not(target_os = "wasi"))]
 fn main() {
-    eprintln!("build the server for wasm32-wasip1 and run it under wasmtime (see run.sh)");
+    eprintln!("build the server for wasm32-wasip1 or wasm32-wasip2 and run it under wasmtime (see run.sh)");
     std::process::exit(2);
 }
 
@@ -87,7 +104,16 @@ macro_rules! echo_loop {
                                 close = true;
                                 break;
                             }
-                            Ok(n) => stream.write_all(&buf[..n])?,
+                            Ok(n) => {
+                                let mut out = &buf[..n];
+                                while !out.is_empty() {
+                                    match stream.write(out) {
+                                        Ok(m) => out = &out[m..],
+                                        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                                        Err(e) => return Err(e),
+                                    }
+                                }
+                            }
                             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                             Err(e) => return Err(e),
                         }
@@ -108,7 +134,7 @@ mod rouse_echo {
     echo_loop!(rouse);
 }
 
-#[cfg(target_os = "wasi")]
+#[cfg(all(target_os = "wasi", not(target_env = "p2")))]
 mod mio_echo {
     echo_loop!(mio);
 }

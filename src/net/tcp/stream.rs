@@ -73,12 +73,22 @@ impl TcpStream {
     /// The remote address; fails with `NotConnected` while connecting or
     /// after a failed connect.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().peer_addr()
+        let stream = self.inner.get_ref();
+        crate::net::connected(stream, || stream.peer_addr())
     }
 
     /// The local address.
+    ///
+    /// On wasip2 it is known once the stream is connected (reported
+    /// writable, or the host has finished the handshake): before that it
+    /// is `WouldBlock` (`NotConnected` after a failed connect), since
+    /// wasi-libc aborts the program when it asks the host about a socket
+    /// still connecting.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.get_ref().local_addr()
+        let stream = self.inner.get_ref();
+        #[cfg(rouse_wasip2)]
+        socket::settle_connect(stream)?;
+        stream.local_addr()
     }
 
     /// Shuts down the read half, the write half, or both.
@@ -86,7 +96,8 @@ impl TcpStream {
     /// After `Shutdown::Write` the peer reads end-of-file (and is told
     /// read-closed where the backend reports it).
     pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        self.inner.get_ref().shutdown(how)
+        let stream = self.inner.get_ref();
+        crate::net::connected(stream, || stream.shutdown(how))
     }
 
     /// Sets `TCP_NODELAY`: `true` sends small writes at once instead of
@@ -101,19 +112,31 @@ impl TcpStream {
     }
 
     /// Sets the IP time-to-live (`IP_TTL`) of packets sent.
+    ///
+    /// On wasip2, as [`local_addr`](TcpStream::local_addr), once connected.
     pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
-        self.inner.get_ref().set_ttl(ttl)
+        let stream = self.inner.get_ref();
+        #[cfg(rouse_wasip2)]
+        socket::settle_connect(stream)?;
+        stream.set_ttl(ttl)
     }
 
     /// The IP time-to-live (`IP_TTL`); see [`set_ttl`](TcpStream::set_ttl).
     pub fn ttl(&self) -> io::Result<u32> {
-        self.inner.get_ref().ttl()
+        let stream = self.inner.get_ref();
+        #[cfg(rouse_wasip2)]
+        socket::settle_connect(stream)?;
+        stream.ttl()
     }
 
     /// Takes the pending socket error (`SO_ERROR`), clearing it; after a
     /// connect, `Some` means it failed.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get_ref().take_error()
+        let stream = self.inner.get_ref();
+        #[cfg(rouse_wasip2)]
+        return socket::take_error(stream);
+        #[cfg(not(rouse_wasip2))]
+        stream.take_error()
     }
 
     /// Reads into `buf` without removing the data from the socket's queue.
@@ -121,7 +144,9 @@ impl TcpStream {
     /// Returns [`WouldBlock`](io::ErrorKind::WouldBlock) (and re-arms) when
     /// nothing is queued.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.do_io(Interest::READABLE, |s| s.peek(buf))
+        crate::net::connected(self.inner.get_ref(), || {
+            self.inner.do_io(Interest::READABLE, |s| s.peek(buf))
+        })
     }
 
     /// Runs `f`, an operation of the caller's own on this socket's fd (a
