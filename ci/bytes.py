@@ -52,7 +52,7 @@ def crate_of(name):
     if m:
         return m.group(1)
     if name == "main":
-        return "`main` (no_std: the example's, everything inlined)"
+        return "`main` (the C entry point: in nostd_echo the example's, everything inlined)"
     return "C runtime and other symbols without a Rust path"
 
 
