@@ -248,16 +248,14 @@ pub(crate) fn error(kind: ErrorKind, msg: &'static str, value: Option<i64>) -> E
                 let mut digits = [0; 20];
                 let mut text = [0u8; 160];
                 let mut len = 0;
-                let bytes = msg
-                    .bytes()
-                    .chain(*b": ")
-                    .chain(decimal(v, &mut digits).iter().copied());
-                for byte in bytes {
-                    let Some(slot) = text.get_mut(len) else {
+                // Three copies (memcpy), not a loop over chained byte
+                // iterators, which is several times the code.
+                for part in [msg.as_bytes(), b": ", decimal(v, &mut digits)] {
+                    let Some(slot) = text.get_mut(len..len + part.len()) else {
                         return Error::new(kind, msg);
                     };
-                    *slot = byte;
-                    len += 1;
+                    slot.copy_from_slice(part);
+                    len += part.len();
                 }
                 let text = text.get(..len).unwrap_or_default();
                 Error::new(kind, core::str::from_utf8(text).unwrap_or(msg))

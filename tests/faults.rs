@@ -29,7 +29,7 @@ use std::net::TcpStream as StdTcpStream;
 use std::os::fd::AsRawFd;
 use std::os::raw::{c_char, c_int, c_uint, c_ulong};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -396,7 +396,9 @@ fn check_event(
 
 // ---- wakes ----------------------------------------------------------------
 
-const WAKES: u64 = 300;
+// `usize`, as the counters below: 32-bit PowerPC and MIPS have no
+// 64-bit atomics.
+const WAKES: usize = 300;
 
 /// A thread wakes the poller `WAKES` times, each time waiting until the
 /// poller has seen it, with faults on both sides: on the eventfd writes
@@ -408,8 +410,8 @@ fn no_wake_is_lost<S: Backend>() {
     let mut poll = new_poll::<S>();
     let mut events = new_events::<S>();
     let waker = Arc::new(Waker::new(poll.registry(), Token(7)).expect("waker"));
-    let sent = Arc::new(AtomicU64::new(0));
-    let seen = Arc::new(AtomicU64::new(0));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::new(AtomicUsize::new(0));
 
     let thread = {
         let (waker, sent, seen) = (waker.clone(), sent.clone(), seen.clone());

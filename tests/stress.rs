@@ -21,7 +21,7 @@ use common::*;
 use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -71,10 +71,11 @@ fn decode(t: Token) -> (usize, usize, u64) {
 struct Shared {
     book: Mutex<Book>,
     stop: AtomicBool,
-    /// The waker thread's current round, and the last one the poller saw.
-    round: AtomicU64,
-    seen: AtomicU64,
-    lost: AtomicU64,
+    /// The waker thread's current round, and the last one the poller saw
+    /// (`usize`: 32-bit PowerPC and MIPS have no 64-bit atomics).
+    round: AtomicUsize,
+    seen: AtomicUsize,
+    lost: AtomicUsize,
 }
 
 fn lock(book: &Mutex<Book>) -> std::sync::MutexGuard<'_, Book> {
@@ -151,7 +152,7 @@ fn registrar<S: Backend>(me: usize, registry: rouse::Registry<S>, shared: &Share
 
 /// The waking thread: rounds of a few wakes, each round acknowledged by the
 /// poller; after `stop`, one last wake.
-fn waker_loop<S: Backend>(waker: &Waker<S>, shared: &Shared) -> u64 {
+fn waker_loop<S: Backend>(waker: &Waker<S>, shared: &Shared) -> usize {
     let mut round = 0;
     while !shared.stop.load(Ordering::SeqCst) {
         round += 1;
@@ -183,9 +184,9 @@ fn registrations_wakes_and_polls_race<S: Backend + Send + Sync>() {
     let shared = Shared {
         book: Mutex::new(Book::default()),
         stop: AtomicBool::new(false),
-        round: AtomicU64::new(0),
-        seen: AtomicU64::new(0),
-        lost: AtomicU64::new(0),
+        round: AtomicUsize::new(0),
+        seen: AtomicUsize::new(0),
+        lost: AtomicUsize::new(0),
     };
     let run_for = Duration::from_secs_f64(stress_secs());
     let mut stale = Vec::new();

@@ -90,8 +90,10 @@ impl<S: Selector, const N: usize> Events<S, N> {
 
     /// Iterates over the events of the last poll.
     pub fn iter(&self) -> Iter<'_, S> {
+        // `len <= capacity <= N` always; `get` keeps a panic path (and its
+        // message) out of every program that iterates.
         Iter {
-            inner: self.buf[..self.len].iter(),
+            inner: self.buf.get(..self.len).unwrap_or_default().iter(),
         }
     }
 
@@ -104,7 +106,8 @@ impl<S: Selector, const N: usize> Events<S, N> {
     #[inline]
     pub(crate) fn spare(&mut self) -> &mut [Event<S>] {
         self.len = 0;
-        &mut self.buf[..self.capacity]
+        // `capacity <= N` always; `get_mut` keeps a panic path out.
+        self.buf.get_mut(..self.capacity).unwrap_or_default()
     }
 
     /// Records how many events the selector wrote.
