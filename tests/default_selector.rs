@@ -48,10 +48,12 @@ fn poll_new_uses_the_default_selector() {
 
 /// `Registry` and `Poll` lend the backend's own fd where it has one (epoll,
 /// kqueue): the same fd from both, readable while a registered source has
-/// an event to report, so one `Poll` nests in another loop.
+/// an event to report, so one `Poll` nests in another loop. (Not with
+/// `force-poll`: the default is then poll(2), which lends no fd.)
 #[cfg(all(
     unix,
     feature = "std",
+    not(feature = "force-poll"),
     any(
         all(feature = "epoll", any(target_os = "linux", target_os = "android")),
         all(
