@@ -111,6 +111,68 @@ impl Drop for Registration {
     }
 }
 
+/// Whether `err` is `WouldBlock`: one compare for an OS error.
+#[inline]
+fn is_would_block(err: &io::Error) -> bool {
+    #[cfg(unix)]
+    if let Some(code) = err.raw_os_error() {
+        return code == libc::EAGAIN || code == libc::EWOULDBLOCK;
+    }
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
+impl Registration {
+    /// Re-arms `interest` after an operation failed, on backends that need
+    /// it, after an operation failed with `err`. Out of line, and not
+    /// generic over the object: the successful path of an operation stays
+    /// a few instructions around the system call, and every `IoSource<T>`
+    /// shares this code.
+    ///
+    /// Any error re-arms, not only `WouldBlock`: an `accept` that failed
+    /// with `EMFILE` left its connections pending, and a later one must
+    /// be reported as epoll reports it (on the table backends the
+    /// listener is then reported at the next poll while connections wait:
+    /// a server out of descriptors should stop accepting for a while, as
+    /// the examples do, not retry on every event).
+    ///
+    /// A `WouldBlock` right after a short transfer that re-armed the same
+    /// direction needs no second re-arm: the direction has been armed since
+    /// that transfer, and if an event disarmed it meanwhile, that event is
+    /// on its way to the program, whose next operation re-arms again. (The
+    /// usual drain, a short read then `WouldBlock`, takes the table's lock
+    /// once.)
+    #[cold]
+    #[inline(never)]
+    fn after_failure(&self, err: &io::Error, interest: Interest) {
+        if let Some(arm) = &self.arm {
+            let bit = short_bit(interest);
+            if self.short.load(Ordering::Acquire) & bit != 0 && is_would_block(err) {
+                self.short.fetch_and(!bit, Ordering::AcqRel);
+            } else {
+                arm.rearm(interest);
+            }
+        }
+    }
+
+    /// After a read or write that moved `done` of `asked` bytes: re-arms
+    /// `interest` if it moved some but fewer (the object is drained). A
+    /// read of 0 is the end of the stream, which never needs a re-arm.
+    #[inline]
+    fn after_io(&self, done: usize, asked: usize, interest: Interest) {
+        if let Some(arm) = &self.arm {
+            let bit = short_bit(interest);
+            if done != 0 && done < asked {
+                arm.rearm(interest);
+                self.short.fetch_or(bit, Ordering::Release);
+            } else if self.short.load(Ordering::Relaxed) & bit != 0 {
+                // Data moved since that re-arm: events may have disarmed
+                // the direction again, so the next `WouldBlock` re-arms.
+                self.short.fetch_and(!bit, Ordering::AcqRel);
+            }
+        }
+    }
+}
+
 impl<T> IoSource<T> {
     /// Wraps `inner`, not yet registered. It must already be non-blocking.
     pub fn new(inner: T) -> IoSource<T> {
@@ -159,53 +221,18 @@ impl<T> IoSource<T> {
     }
 
     /// Re-arms `interest` after the operation failed with `err`, on
-    /// backends that need it. Out of line: the successful path of an
-    /// operation stays a few instructions around the system call.
-    ///
-    /// Any error re-arms, not only `WouldBlock`: an `accept` that failed
-    /// with `EMFILE` left its connections pending, and a later one must
-    /// be reported as epoll reports it (on the table backends the
-    /// listener is then reported at the next poll while connections wait:
-    /// a server out of descriptors should stop accepting for a while, as
-    /// the examples do, not retry on every event).
-    ///
-    /// A `WouldBlock` right after a short transfer that re-armed the same
-    /// direction needs no second re-arm: the direction has been armed since
-    /// that transfer, and if an event disarmed it meanwhile, that event is
-    /// on its way to the program, whose next operation re-arms again. (The
-    /// usual drain, a short read then `WouldBlock`, takes the table's lock
-    /// once.)
-    #[cold]
-    #[inline(never)]
+    /// backends that need it (see [`Registration::after_failure`]).
+    #[inline]
     pub(crate) fn after_error(&self, err: &io::Error, interest: Interest) {
-        if let Some(arm) = &self.reg.arm {
-            let bit = short_bit(interest);
-            if err.kind() == io::ErrorKind::WouldBlock
-                && self.reg.short.load(Ordering::Acquire) & bit != 0
-            {
-                self.reg.short.fetch_and(!bit, Ordering::AcqRel);
-            } else {
-                arm.rearm(interest);
-            }
-        }
+        self.reg.after_failure(err, interest);
     }
 
     /// After a read or write that moved `done` of `asked` bytes: re-arms
-    /// `interest` if it moved some but fewer (the object is drained). A
-    /// read of 0 is the end of the stream, which never needs a re-arm.
+    /// `interest` if it moved some but fewer (see
+    /// [`Registration::after_io`]).
     #[inline]
     pub(crate) fn after_io(&self, done: usize, asked: usize, interest: Interest) {
-        if let Some(arm) = &self.reg.arm {
-            let bit = short_bit(interest);
-            if done != 0 && done < asked {
-                arm.rearm(interest);
-                self.reg.short.fetch_or(bit, Ordering::Release);
-            } else if self.reg.short.load(Ordering::Relaxed) & bit != 0 {
-                // Data moved since that re-arm: events may have disarmed
-                // the direction again, so the next `WouldBlock` re-arms.
-                self.reg.short.fetch_and(!bit, Ordering::AcqRel);
-            }
-        }
+        self.reg.after_io(done, asked, interest);
     }
 
     /// Runs a read or write `f` that is given `asked` bytes, re-arming as

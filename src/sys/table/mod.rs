@@ -300,10 +300,19 @@ struct View<'a, D: Driver<N>, const N: usize> {
 impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
     /// Runs `change` on the table, interrupting a wait in progress on
     /// another thread if there is one.
+    #[inline]
     fn modify<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
         if let Some(mut data) = self.head.lock.try_lock(self.body) {
             return change(&self.head.os, &mut data);
         }
+        self.modify_waiting(change)
+    }
+
+    /// [`modify`](Self::modify) when the table is locked (a poll is
+    /// waiting in the kernel, or another registration is at work).
+    #[cold]
+    #[inline(never)]
+    fn modify_waiting<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
         #[cfg(feature = "std")]
         {
             let _turn = self

@@ -307,12 +307,21 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
 
     /// The index of the registration `(raw, gen)`, looking at `hint` first.
     #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[inline]
     pub(crate) fn find_exact(&self, hint: usize, raw: R, gen: u32) -> Option<usize> {
         let is = |e: &Entry<R>| e.raw == raw && e.gen == gen;
         match self.entries().get(hint) {
             Some(e) if is(e) => Some(hint),
-            _ => self.find(raw).filter(|&i| self.entries[i].gen == gen),
+            _ => self.find_moved(raw, gen),
         }
+    }
+
+    /// [`find_exact`](Self::find_exact)'s search when the registration is
+    /// not at its hint (it moved when another was removed).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    #[inline(never)]
+    fn find_moved(&self, raw: R, gen: u32) -> Option<usize> {
+        self.find(raw).filter(|&i| self.entries[i].gen == gen)
     }
 
     /// Adds a registration at index `self.len()`, armed for every
