@@ -161,7 +161,7 @@ fn formulas() -> Vec<Row> {
             formula: if cfg!(feature = "std") {
                 pick((8, 0), (4, 0))
             } else {
-                pick((80, 52), (64, 44))
+                pick((72, 52), (56, 44))
             },
             measure: |n| {
                 at_n!(n, |N| {
@@ -200,19 +200,23 @@ fn formulas() -> Vec<Row> {
             formula: if cfg!(feature = "std") {
                 pick((840, 64), (688, 40))
             } else {
-                pick((920, 116), (760, 84))
+                pick((912, 116), (752, 84))
             },
             measure: |n| at_n!(n, |N| size_of::<rouse::registration::Reactor<P<N>, N>>()),
         });
     }
 
-    #[cfg(all(feature = "wasi", target_os = "wasi"))]
+    #[cfg(any(rouse_wasi, rouse_wasip2))]
     {
+        #[cfg(rouse_wasi)]
         use rouse::sys::WasiSelector as W;
-        let build = if cfg!(feature = "std") {
-            "WASI, std"
-        } else {
-            "WASI, no std"
+        #[cfg(rouse_wasip2)]
+        use rouse::sys::Wasip2Selector as W;
+        let build = match (cfg!(rouse_wasip2), cfg!(feature = "std")) {
+            (false, true) => "WASI 0.1, std",
+            (false, false) => "WASI 0.1, no std",
+            (true, true) => "WASI 0.2, std",
+            (true, false) => "WASI 0.2, no std",
         };
         rows.push(Row {
             what: "`Poll<S>`, `Registry<S>`",
@@ -232,10 +236,16 @@ fn formulas() -> Vec<Row> {
         });
         #[cfg(feature = "std")]
         rows.push(Row {
-            what: "heap: the state `WasiSelector::<N>::new()` keeps (one allocation)",
+            what: "heap: the state the selector's `new()` keeps (one allocation)",
             backend: build,
             checked: &CHECKED,
-            formula: only(120, 197),
+            formula: if cfg!(rouse_wasip2) {
+                // wasi-libc's poll: one `pollfd` (8) and one table slot
+                // per registration, no `poll_oneoff` subscriptions.
+                only(40, 36)
+            } else {
+                only(120, 197)
+            },
             measure: |n| {
                 use rouse::sys::Selector;
                 at_n!(n, |N| kept(1, || W::<N>::new().unwrap()))
@@ -243,7 +253,11 @@ fn formulas() -> Vec<Row> {
         });
         rows.push(Row {
             what: "`Events<S, N>`",
-            backend: "WASI",
+            backend: if cfg!(rouse_wasip2) {
+                "WASI 0.2"
+            } else {
+                "WASI 0.1"
+            },
             checked: &CHECKED,
             formula: only(8, 8),
             measure: |n| at_n!(n, |N| size_of::<Events<W<N>, N>>()),
@@ -281,7 +295,7 @@ fn formulas() -> Vec<Row> {
             what: "heap: what `IocpSelector::<N>::new()` keeps (three allocations: the table state, the N I/O blocks the kernel writes, and the port's handle)",
             backend: "IOCP, std",
             checked: &CHECKED,
-            formula: only(184, 116),
+            formula: only(200, 116),
             measure: |n| {
                 use rouse::sys::Selector;
                 at_n!(n, |N| kept(3, || I::<N>::new().unwrap()))

@@ -53,9 +53,12 @@ pub type PollSelector<const N: usize = DEFAULT_TABLE_CAPACITY> = TableSelector<P
 pub enum PollDriver {}
 
 /// The poll(2) driver's OS objects: the notification fd that interrupts a
-/// poll in progress, and the Waker's fd once a `Waker` is made.
+/// poll in progress (with `std` only: without it no other thread can reach
+/// the table, so nothing ever interrupts a poll), and the Waker's fd once a
+/// `Waker` is made.
 #[derive(Debug)]
 pub struct PollOs {
+    #[cfg(feature = "std")]
     notify: Notify,
     #[cfg(feature = "std")]
     wake: std::sync::OnceLock<Notify>,
@@ -160,17 +163,28 @@ impl<const N: usize> Driver<N> for PollDriver {
 
     fn open() -> io::Result<PollOs> {
         Ok(PollOs {
+            #[cfg(feature = "std")]
             notify: Notify::new()?,
             wake: Default::default(),
         })
     }
 
     fn init(os: &PollOs, data: &mut Data<Self, N>) {
-        data.native.notify = libc::pollfd {
-            fd: os.notify.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        // Without std the notification `pollfd` stays unused (a negative
+        // fd, which poll(2) skips and never marks).
+        #[cfg(feature = "std")]
+        {
+            data.native.notify = libc::pollfd {
+                fd: os.notify.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            let _ = os;
+            data.native.notify = UNUSED;
+        }
         data.native.wake = UNUSED;
     }
 
@@ -249,7 +263,11 @@ impl<const N: usize> Driver<N> for PollDriver {
 
     fn interrupt(os: &PollOs) {
         // If signalling fails the poller still lets go when its poll ends.
+        #[cfg(feature = "std")]
         let _ = os.notify.signal();
+        // Without std nothing interrupts a poll (see `PollOs`).
+        #[cfg(not(feature = "std"))]
+        let _ = os;
     }
 
     fn new_waker(os: &PollOs, data: &mut Data<Self, N>, _: Token) -> io::Result<PollWaker> {
@@ -289,6 +307,7 @@ fn collect<const N: usize>(
     events: &mut [Event<PollSelector<N>>],
 ) -> usize {
     let mut out = 0;
+    #[cfg(feature = "std")]
     if data.native.notify.revents != 0 {
         ready -= 1;
         os.notify.drain();

@@ -53,6 +53,8 @@ impl Notify {
     }
 
     /// Makes the fd readable.
+    // Only the table core's hand-off between threads signals (with std).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     pub(crate) fn signal(&self) -> io::Result<()> {
         #[cfg(any(target_os = "linux", target_os = "android"))]
         return signal_fd(self.read.raw());
