@@ -253,6 +253,13 @@ pub mod kqueue {
         pub fn deregister(&self, fd: usize) -> Changes {
             Changes::from(abi::deregister(&self.0, fd))
         }
+        /// After `registered` said `AlreadyExists`: the changes that give
+        /// the fd back the filters it had.
+        pub fn undo_register(&self, changes: &[Kevent], replies: &[Kevent]) -> Changes {
+            let (c, n) = convert::<MAX_CHANGES>(changes);
+            let (r, m) = convert::<MAX_CHANGES>(replies);
+            Changes::from(abi::undo_register(&self.0, &c[..n], &r[..m]))
+        }
         /// The changes undoing the adds of `changes`.
         pub fn undo_adds(&self, changes: &[Kevent]) -> Changes {
             let (c, n) = convert::<MAX_CHANGES>(changes);
@@ -262,10 +269,17 @@ pub mod kqueue {
         pub fn receipt(&self, reply: &Kevent) -> Result<(), i64> {
             abi::receipt(&self.0, &abi::Kevent::from(*reply))
         }
-        /// The verdict on `register`'s replies (at most `MAX_CHANGES` used).
+        /// The verdict on `register`'s replies (the probe's two first; at
+        /// most `MAX_CHANGES` used).
         pub fn registered(&self, replies: &[Kevent]) -> Result<(), Failure> {
             let (r, n) = convert::<MAX_CHANGES>(replies);
             abi::registered(&self.0, &r[..n]).map_err(failure)
+        }
+        /// The verdict on the replies to a list of adds (at most
+        /// `MAX_CHANGES` used).
+        pub fn added(&self, replies: &[Kevent]) -> Result<(), Failure> {
+            let (r, n) = convert::<MAX_CHANGES>(replies);
+            abi::added(&self.0, &r[..n]).map_err(failure)
         }
         /// The verdict on a probe's replies (at most `MAX_CHANGES` used).
         pub fn probed(&self, replies: &[Kevent]) -> Result<bool, Failure> {

@@ -22,6 +22,8 @@ pub trait Backend: Sized {
     fn unix_pair() -> io::Result<(Self::Unix, Self::Unix)>;
     fn add_unix(&mut self, s: &mut Self::Unix, token: usize) -> io::Result<()>;
     fn del_unix(&mut self, s: &mut Self::Unix) -> io::Result<()>;
+    /// Reregisters `s` for reading with a new token.
+    fn rereg_unix(&mut self, s: &mut Self::Unix, token: usize) -> io::Result<()>;
     /// Registers a bare fd for reading (the idle sources).
     fn add_fd(&mut self, fd: RawFd, token: usize) -> io::Result<()>;
     fn del_fd(&mut self, fd: RawFd) -> io::Result<()>;
@@ -32,6 +34,13 @@ pub trait Backend: Sized {
     fn accept(l: &Self::Listener) -> io::Result<Self::Tcp>;
     fn add_tcp(&mut self, s: &mut Self::Tcp, token: usize) -> io::Result<()>;
     fn del_tcp(&mut self, s: &mut Self::Tcp) -> io::Result<()>;
+    /// Ends a registered connection the way the crate's documentation
+    /// allows: dropping it (rouse, mio), or deleting it first (polling,
+    /// whose `add` makes the caller promise to delete before closing).
+    fn drop_tcp(&mut self, s: Self::Tcp) -> io::Result<()> {
+        drop(s);
+        Ok(())
+    }
     fn waker(&mut self, token: usize) -> io::Result<Self::Waker>;
     fn wake(w: &Self::Waker) -> io::Result<()>;
 
@@ -88,6 +97,11 @@ pub mod rouse_impl {
         }
         fn del_unix(&mut self, s: &mut UnixStream) -> io::Result<()> {
             self.poll.registry().deregister(s)
+        }
+        fn rereg_unix(&mut self, s: &mut UnixStream, token: usize) -> io::Result<()> {
+            self.poll
+                .registry()
+                .reregister(s, Token(token), Interest::READABLE)
         }
         fn add_fd(&mut self, fd: RawFd, token: usize) -> io::Result<()> {
             self.poll
@@ -175,6 +189,11 @@ pub mod mio_impl {
         }
         fn del_unix(&mut self, s: &mut UnixStream) -> io::Result<()> {
             self.poll.registry().deregister(s)
+        }
+        fn rereg_unix(&mut self, s: &mut UnixStream, token: usize) -> io::Result<()> {
+            self.poll
+                .registry()
+                .reregister(s, Token(token), Interest::READABLE)
         }
         fn add_fd(&mut self, fd: RawFd, token: usize) -> io::Result<()> {
             self.poll
@@ -296,6 +315,10 @@ pub mod polling_impl {
         fn del_unix(&mut self, s: &mut UnixStream) -> io::Result<()> {
             self.del(s.as_raw_fd())
         }
+        fn rereg_unix(&mut self, s: &mut UnixStream, token: usize) -> io::Result<()> {
+            self.poller
+                .modify_with_mode(&*s, Event::readable(token), self.mode)
+        }
         fn add_fd(&mut self, fd: RawFd, token: usize) -> io::Result<()> {
             self.add(fd, token)
         }
@@ -326,6 +349,9 @@ pub mod polling_impl {
         }
         fn del_tcp(&mut self, s: &mut TcpStream) -> io::Result<()> {
             self.del(s.as_raw_fd())
+        }
+        fn drop_tcp(&mut self, mut s: TcpStream) -> io::Result<()> {
+            self.del_tcp(&mut s)
         }
         fn waker(&mut self, token: usize) -> io::Result<Arc<Poller>> {
             self.wake_token = Some(token);

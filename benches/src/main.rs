@@ -2,7 +2,7 @@
 //!
 //!     rouse-benches SCENARIO IMPL [--iters N] [--idle N] [--pair-first]
 //!
-//! SCENARIO: pingpong, empty, waker, tcp, alloc. IMPL: rouse-epoll,
+//! SCENARIO: pingpong, empty, waker, tcp, alloc, syscalls. IMPL: rouse-epoll,
 //! rouse-poll, mio, polling (and `bare` for `empty`: libc::epoll_wait
 //! alone). `mio` and `polling` are whatever backend the build selected:
 //! epoll, or poll(2) when built with `--cfg mio_unsupported_force_poll_poll
@@ -12,7 +12,10 @@
 //! loop per iteration and the heap allocations (counted by the global
 //! allocator below) during setup and during the loop. Instruction counts
 //! come from running the same command under callgrind with two iteration
-//! counts (ci/bench).
+//! counts (ci/bench). `syscalls` runs each operation once between two
+//! marker calls (`write(-1, "rouse-mark:...")`, which fail with `EBADF`
+//! and do nothing else), for `benches/syscalls.py` to count the system
+//! calls in between under strace.
 
 mod backend;
 
@@ -98,7 +101,7 @@ fn main() {
         Err(msg) => {
             eprintln!("rouse-benches: {msg}");
             eprintln!(
-                "usage: rouse-benches pingpong|empty|waker|tcp|alloc \
+                "usage: rouse-benches pingpong|empty|waker|tcp|alloc|syscalls \
                  rouse-epoll|rouse-poll|mio|polling|bare [--iters N] [--idle N] [--pair-first]"
             );
             std::process::exit(2);
@@ -217,6 +220,7 @@ fn run<B: Backend>(args: &Args) -> io::Result<Report> {
         "waker" => waker::<B>(args),
         "tcp" => tcp::<B>(args),
         "alloc" => alloc::<B>(args),
+        "syscalls" => syscalls::<B>(args),
         other => Err(io::Error::new(
             ErrorKind::InvalidInput,
             format!("unknown scenario {other}"),
@@ -605,6 +609,83 @@ fn alloc<B: Backend>(args: &Args) -> io::Result<Report> {
             ("deregister", a4 - a3),
         ],
     ))
+}
+
+/// Marks the start (`begin OP`) or the end (`end`) of an operation in the
+/// system call trace: a `write` to fd -1, which fails with `EBADF` and does
+/// nothing, carrying the text for the trace to show.
+#[inline(never)]
+fn mark(text: &str) {
+    // SAFETY: writes `text.len()` bytes from a valid buffer to fd -1,
+    // which the kernel rejects with EBADF before reading them.
+    unsafe { libc::write(-1, text.as_ptr().cast(), text.len()) };
+}
+
+/// Runs `f` between two markers: the system calls of operation `op`.
+#[inline(never)]
+fn counted<T>(op: &str, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    mark(op);
+    let out = f();
+    mark("rouse-mark:end");
+    out
+}
+
+/// The tokens the last poll returned.
+fn tokens<B: Backend>(b: &B) -> Vec<usize> {
+    let mut seen = Vec::new();
+    b.for_each_token(|t| seen.push(t));
+    seen
+}
+
+fn expect(what: &str, ok: bool) -> io::Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("syscalls: {what}")))
+    }
+}
+
+/// Scenario 6: each operation of the syscall table once, on one thread,
+/// between markers (see `mark`); benches/syscalls.py counts what the
+/// kernel is asked in between. Setup (the socket pair, the listener, the
+/// client's connect) happens outside the markers. `--iters` is ignored.
+fn syscalls<B: Backend>(args: &Args) -> io::Result<Report> {
+    let start = Instant::now();
+    let (mut x, mut y) = B::unix_pair()?;
+    let mut listener = B::listen(([127, 0, 0, 1], 0).into())?;
+    let addr = B::local_addr(&listener)?;
+    let mut b = counted("rouse-mark:begin new", B::new)?;
+    let waker = counted("rouse-mark:begin waker", || b.waker(WAKE))?;
+    counted("rouse-mark:begin register", || b.add_unix(&mut x, PAIR_A))?;
+    counted("rouse-mark:begin reregister", || {
+        b.rereg_unix(&mut x, PAIR_B)
+    })?;
+    counted("rouse-mark:begin poll-empty", || {
+        b.poll(Some(Duration::ZERO))
+    })?;
+    expect("an empty poll returned events", tokens(&b).is_empty())?;
+    y.write_all(&[1])?;
+    counted("rouse-mark:begin poll-one", || b.poll(None))?;
+    expect("the poll missed the readable end", tokens(&b) == [PAIR_B])?;
+    let got = drain(&mut b, &mut x, PAIR_B)?;
+    expect("read other than one byte", got == 1)?;
+    counted("rouse-mark:begin wake", || B::wake(&waker))?;
+    counted("rouse-mark:begin poll-wake", || b.poll(None))?;
+    expect("the poll missed the wake", tokens(&b) == [WAKE])?;
+    b.add_listener(&mut listener, LISTENER)?;
+    let client = std::net::TcpStream::connect(addr)?;
+    wait_for(&mut b, LISTENER)?;
+    let conn = counted("rouse-mark:begin accept-register", || {
+        let mut s = B::accept(&listener)?;
+        b.add_tcp(&mut s, CONN)?;
+        Ok(s)
+    })?;
+    counted("rouse-mark:begin deregister", || b.del_unix(&mut x))?;
+    counted("rouse-mark:begin drop", || b.drop_tcp(conn))?;
+    drop(client);
+    b.del_listener(&mut listener)?;
+    drop(waker);
+    Ok(report(args, start.elapsed(), &[]))
 }
 
 fn report(args: &Args, elapsed: Duration, allocs: &[(&'static str, usize)]) -> Report {

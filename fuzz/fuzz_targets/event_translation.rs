@@ -303,9 +303,18 @@ fn kqueue_abi(input: &mut Input<'_>, abi: &Abi) {
         .into_iter()
         .filter_map(|(f, w)| w.then_some(f))
         .collect();
+    // register: one list, the probe of both filters, then the adds.
     let reg = abi.register(fd, token, i);
-    assert_eq!(reg.as_slice().len(), wanted.len());
-    for (c, f) in reg.as_slice().iter().zip(&wanted) {
+    let r = reg.as_slice();
+    assert_eq!(r.len(), 2 + wanted.len());
+    for (c, f) in r[..2].iter().zip([read, write]) {
+        // The probe: enable without add, carrying the token.
+        assert_eq!(
+            (c.ident, c.filter, c.flags, c.udata),
+            (fd, f, enable | receipt, token.0)
+        );
+    }
+    for (c, f) in r[2..].iter().zip(&wanted) {
         assert_eq!(
             (c.ident, c.filter, c.flags, c.udata),
             (fd, *f, add | clear | receipt, token.0)
@@ -315,7 +324,7 @@ fn kqueue_abi(input: &mut Input<'_>, abi: &Abi) {
     let s = rereg.as_slice();
     assert_eq!(s.len(), 4);
     for (c, f) in s[..2].iter().zip([read, write]) {
-        // The probe: enable without add changes nothing that exists.
+        // The same probe.
         assert_eq!((c.ident, c.filter, c.flags), (fd, f, enable | receipt));
     }
     for (c, (f, w)) in s[2..]
@@ -356,12 +365,47 @@ fn kqueue_abi(input: &mut Input<'_>, abi: &Abi) {
     for (r, e) in replies.iter().zip(&errnos) {
         assert_eq!(abi.receipt(r), if *e == 0 { Ok(()) } else { Err(*e) });
     }
-    // register: every change applied, EPIPE tolerated (macOS pipes).
+    // A list of adds: every change applied, EPIPE tolerated (macOS pipes).
     let want = match errnos.iter().find(|e| **e != 0 && **e != EPIPE) {
         Some(e) => Err(Failure::Os(*e)),
         None => Ok(()),
     };
+    assert_eq!(abi.added(&replies), want);
+    // register: the probe's two replies first (another errno than ENOENT
+    // fails, a filter found is AlreadyExists), then the adds'.
+    let (probes, adds) = errnos.split_at(errnos.len().min(2));
+    let want = match probes.iter().find(|e| **e != 0 && **e != ENOENT) {
+        Some(e) => Err(Failure::Os(*e)),
+        None if probes.contains(&0) => Err(Failure::AlreadyExists),
+        None => match adds.iter().find(|e| **e != 0 && **e != EPIPE) {
+            Some(e) => Err(Failure::Os(*e)),
+            None => Ok(()),
+        },
+    };
     assert_eq!(abi.registered(&replies), want);
+    // After AlreadyExists, the fd gets back the filters the probe found:
+    // each filter added but not found is deleted, each found but not added
+    // is added again (with the token), nothing else.
+    if replies.len() >= 2 {
+        let undo = abi.undo_register(r, &replies);
+        let mut expect = Vec::new();
+        for (k, f) in [read, write].into_iter().enumerate() {
+            let had = errnos[k] == 0;
+            let adds_it = r[2..].iter().any(|c| c.filter == f);
+            if had && !adds_it {
+                expect.push((f, add | clear | receipt, token.0));
+            } else if !had && adds_it {
+                expect.push((f, delete | receipt, 0));
+            }
+        }
+        let got: Vec<(i32, u32, usize)> = undo
+            .as_slice()
+            .iter()
+            .map(|c| (c.filter, c.flags, c.udata))
+            .collect();
+        assert_eq!(got, expect, "{}", abi.name());
+        assert!(undo.as_slice().iter().all(|c| c.ident == fd));
+    }
     // probe: registered if any filter answered; ENOENT means absent.
     let want = match errnos.iter().find(|e| **e != 0 && **e != ENOENT) {
         Some(e) => Err(Failure::Os(*e)),

@@ -320,19 +320,29 @@ fn filters(abi: &Abi, interests: Interest) -> [(i32, bool); 2] {
 }
 
 /// An existence probe of both filters of `fd`: `EV_ENABLE` without
-/// `EV_ADD` succeeds for a filter that is registered (doing nothing to it,
-/// since rouse never disables one) and fails with `ENOENT` otherwise.
-pub(crate) fn probe(abi: &Abi, fd: usize) -> Changes {
+/// `EV_ADD` succeeds for a filter that is registered (rouse never disables
+/// one) and fails with `ENOENT` otherwise. It carries `token` because it is
+/// not read-only: FreeBSD and macOS set a registered filter's `udata` from
+/// any change that is not a delete, this one included.
+pub(crate) fn probe(abi: &Abi, fd: usize, token: Token) -> Changes {
     let mut c = Changes::new();
     for filter in [abi.read, abi.write] {
-        c.push(fd, filter, abi.enable | abi.receipt, Token(0));
+        c.push(fd, filter, abi.enable | abi.receipt, token);
     }
     c
 }
 
-/// The changes that register `fd`: one `EV_ADD | EV_CLEAR` per wanted filter.
+/// The changes that register `fd`, submitted in one `kevent` call: the
+/// [`probe`] of both filters, whose two replies tell whether `fd` was
+/// registered already, then one `EV_ADD | EV_CLEAR` per wanted filter.
+///
+/// kqueue applies every change of a list whatever the earlier ones
+/// returned, and no change fails because a filter exists (`EV_ADD` of an
+/// existing filter modifies it), so a second registration is found out
+/// after its adds were applied: [`registered`] reports it, and
+/// [`undo_register`] gives the changes that put back the filters `fd` had.
 pub(crate) fn register(abi: &Abi, fd: usize, token: Token, interests: Interest) -> Changes {
-    let mut c = Changes::new();
+    let mut c = probe(abi, fd, token);
     for (filter, wanted) in filters(abi, interests) {
         if wanted {
             c.push(fd, filter, abi.add | abi.clear | abi.receipt, token);
@@ -345,7 +355,7 @@ pub(crate) fn register(abi: &Abi, fd: usize, token: Token, interests: Interest) 
 /// whether `fd` was registered at all), then for each filter an `EV_ADD`
 /// if wanted (replacing the token and re-arming it) or an `EV_DELETE` if not.
 pub(crate) fn reregister(abi: &Abi, fd: usize, token: Token, interests: Interest) -> Changes {
-    let mut c = probe(abi, fd);
+    let mut c = probe(abi, fd, token);
     for (filter, wanted) in filters(abi, interests) {
         let flags = if wanted {
             abi.add | abi.clear
@@ -439,10 +449,11 @@ pub(crate) fn probed(abi: &Abi, replies: &[Kevent]) -> Result<bool, Failure> {
     Ok(registered)
 }
 
-/// Judges the replies to [`register`]. `EPIPE` is not an error: macOS
-/// refuses `EVFILT_WRITE` on a pipe whose reader is gone, yet the read side
+/// Judges the replies to a list of adds (the waker's user event, and the
+/// adds of [`register`]). `EPIPE` is not an error: macOS refuses
+/// `EVFILT_WRITE` on a pipe whose reader is gone, yet the read side
 /// registered and the write side is simply closed.
-pub(crate) fn registered(abi: &Abi, replies: &[Kevent]) -> Result<(), Failure> {
+pub(crate) fn added(abi: &Abi, replies: &[Kevent]) -> Result<(), Failure> {
     for reply in replies {
         match receipt(abi, reply) {
             Ok(()) | Err(EPIPE) => {}
@@ -450,6 +461,49 @@ pub(crate) fn registered(abi: &Abi, replies: &[Kevent]) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// Judges the replies to [`register`] (the probe's two, then one per add):
+/// `AlreadyExists` if the probe found either filter (the caller then
+/// submits [`undo_register`]), else the adds' verdict as in [`added`].
+pub(crate) fn registered(abi: &Abi, replies: &[Kevent]) -> Result<(), Failure> {
+    let (probes, adds) = replies.split_at(replies.len().min(2));
+    if probed(abi, probes)? {
+        return Err(Failure::AlreadyExists);
+    }
+    added(abi, adds)
+}
+
+/// After [`registered`] found `fd` registered already: the changes that
+/// give it back the filters it had. Each filter [`register`]'s list added
+/// that the probe did not find is deleted; each filter the probe found
+/// that the list did not add is added again, with the list's token, so
+/// that every filter left reports the same token (the adds, and on FreeBSD
+/// and macOS the probe, rewrote the others'; the first registration's
+/// token cannot be put back, as no change reads it).
+pub(crate) fn undo_register(abi: &Abi, changes: &[Kevent], replies: &[Kevent]) -> Changes {
+    let mut c = Changes::new();
+    let (probes, adds) = changes.split_at(changes.len().min(2));
+    for (probe, reply) in probes.iter().zip(replies) {
+        let had = receipt(abi, reply).is_ok();
+        let added = adds.iter().any(|a| a.filter == probe.filter);
+        if had && !added {
+            c.push(
+                probe.ident,
+                probe.filter,
+                abi.add | abi.clear | abi.receipt,
+                Token(probe.udata),
+            );
+        } else if !had && added {
+            c.push(
+                probe.ident,
+                probe.filter,
+                abi.delete | abi.receipt,
+                Token(0),
+            );
+        }
+    }
+    c
 }
 
 /// Judges the replies to [`reregister`] (probe first, then one per filter).

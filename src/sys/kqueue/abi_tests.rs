@@ -196,8 +196,11 @@ fn token_round_trips_through_udata() {
     for abi in &ALL {
         for t in [0, 1, 42, usize::MAX >> 1, usize::MAX - 1] {
             let c = register(abi, FD, Token(t), Interest::READABLE);
-            let back = reply(abi, &c.as_slice()[0], 0);
-            assert_eq!(token(&back), Token(t));
+            // Every change carries it: the add, and the probe (which
+            // FreeBSD and macOS let rewrite a registered filter's udata).
+            for change in c.as_slice() {
+                assert_eq!(token(&reply(abi, change, 0)), Token(t));
+            }
         }
     }
 }
@@ -206,8 +209,9 @@ fn token_round_trips_through_udata() {
 fn receipt_with_zero_data_is_success() {
     for abi in &ALL {
         let c = register(abi, FD, T, Interest::READABLE | Interest::WRITABLE);
-        let r = replies(abi, &c, &[0, 0]);
-        for rec in r.as_slice() {
+        // Not registered before (the probe: ENOENT twice), both adds fine.
+        let r = replies(abi, &c, &[ENOENT, ENOENT, 0, 0]);
+        for rec in &r.as_slice()[2..] {
             assert_eq!(receipt(abi, rec), Ok(()));
             // A receipt is not mistaken for readiness by its EV_ERROR...
             assert!(rec.flags & abi.error != 0);
@@ -222,22 +226,26 @@ fn change_list_for_each_interest() {
     let all = Interest::READABLE | Interest::WRITABLE;
     for abi in &ALL {
         let flags = abi.add | abi.clear | abi.receipt;
+        // One call: the probe of both filters, then the adds.
         let r = register(abi, FD, T, Interest::READABLE);
-        assert_eq!(r.as_slice().len(), 1);
+        assert_eq!(r.as_slice().len(), 3);
+        assert_eq!(&r.as_slice()[..2], probe(abi, FD, T).as_slice());
         assert_eq!(
-            (r.as_slice()[0].filter, r.as_slice()[0].flags),
+            (r.as_slice()[2].filter, r.as_slice()[2].flags),
             (abi.read, flags)
         );
         let w = register(abi, FD, T, Interest::WRITABLE);
-        assert_eq!(w.as_slice().len(), 1);
+        assert_eq!(w.as_slice().len(), 3);
+        assert_eq!(&w.as_slice()[..2], probe(abi, FD, T).as_slice());
         assert_eq!(
-            (w.as_slice()[0].filter, w.as_slice()[0].flags),
+            (w.as_slice()[2].filter, w.as_slice()[2].flags),
             (abi.write, flags)
         );
         let rw = register(abi, FD, T, all);
+        assert_eq!(rw.as_slice().len(), MAX_CHANGES);
         let got: [(i32, u32); 2] = [
-            (rw.as_slice()[0].filter, rw.as_slice()[0].flags),
-            (rw.as_slice()[1].filter, rw.as_slice()[1].flags),
+            (rw.as_slice()[2].filter, rw.as_slice()[2].flags),
+            (rw.as_slice()[3].filter, rw.as_slice()[3].flags),
         ];
         assert_eq!(got, [(abi.read, flags), (abi.write, flags)], "{}", abi.name);
         for c in rw.as_slice() {
@@ -254,11 +262,13 @@ fn aio_and_lio_interests_add_no_filter() {
     let lio = Interest::from_bits(0b1_0000).unwrap();
     assert!(aio.is_aio() && lio.is_lio());
     for abi in &ALL {
-        assert!(register(abi, FD, T, aio).as_slice().is_empty());
-        assert!(register(abi, FD, T, lio | aio).as_slice().is_empty());
+        // Only the probe (AlreadyExists still holds), no add.
+        let probe_only = probe(abi, FD, T);
+        assert_eq!(register(abi, FD, T, aio), probe_only);
+        assert_eq!(register(abi, FD, T, lio | aio), probe_only);
         let r = register(abi, FD, T, Interest::READABLE | aio);
-        assert_eq!(r.as_slice().len(), 1, "{}", abi.name);
-        assert_eq!(r.as_slice()[0].filter, abi.read);
+        assert_eq!(r.as_slice().len(), 3, "{}", abi.name);
+        assert_eq!(r.as_slice()[2].filter, abi.read);
         // Reregistering for AIO alone removes both filters.
         let re = reregister(abi, FD, T, aio);
         let flags: [u32; 2] = [re.as_slice()[2].flags, re.as_slice()[3].flags];
@@ -322,7 +332,7 @@ fn reregister_adds_wanted_and_deletes_unwanted() {
             let s = c.as_slice();
             assert_eq!(s.len(), 4);
             // The probe comes first and adds nothing.
-            assert_eq!(&s[..2], probe(abi, FD).as_slice());
+            assert_eq!(&s[..2], probe(abi, FD, T).as_slice());
             assert!(s[..2].iter().all(|p| p.flags == abi.enable | abi.receipt));
             for (i, filter) in [abi.read, abi.write].into_iter().enumerate() {
                 let change = s[2 + i];
@@ -374,8 +384,12 @@ fn reregister_verdicts() {
 #[test]
 fn register_and_probe_verdicts() {
     for abi in &ALL {
-        let p = probe(abi, FD);
+        let p = probe(abi, FD, T);
         assert_eq!(p.as_slice().len(), 2);
+        assert!(p
+            .as_slice()
+            .iter()
+            .all(|c| c.flags == abi.enable | abi.receipt));
         let r = replies(abi, &p, &[ENOENT, ENOENT]);
         assert_eq!(probed(abi, r.as_slice()), Ok(false));
         let r = replies(abi, &p, &[ENOENT, 0]);
@@ -383,11 +397,75 @@ fn register_and_probe_verdicts() {
         let r = replies(abi, &p, &[9, 9]);
         assert_eq!(probed(abi, r.as_slice()), Err(Failure::Os(9)));
         let c = register(abi, FD, T, Interest::READABLE | Interest::WRITABLE);
-        // EPIPE on the write filter (macOS, pipe without a reader): ok.
-        let r = replies(abi, &c, &[0, EPIPE]);
-        assert_eq!(registered(abi, r.as_slice()), Ok(()));
-        let r = replies(abi, &c, &[0, 22]);
-        assert_eq!(registered(abi, r.as_slice()), Err(Failure::Os(22)));
+        let verdict = |errnos: &[i64]| registered(abi, replies(abi, &c, errnos).as_slice());
+        // New fd; EPIPE on the write filter (macOS, pipe without a reader): ok.
+        assert_eq!(verdict(&[ENOENT, ENOENT, 0, EPIPE]), Ok(()));
+        assert_eq!(verdict(&[ENOENT, ENOENT, 0, 22]), Err(Failure::Os(22)));
+        // Registered already, for either direction or both: the adds'
+        // replies do not matter.
+        assert_eq!(verdict(&[0, ENOENT, 0, 0]), Err(Failure::AlreadyExists));
+        assert_eq!(verdict(&[ENOENT, 0, 0, 22]), Err(Failure::AlreadyExists));
+        assert_eq!(verdict(&[0, 0, 0, 0]), Err(Failure::AlreadyExists));
+        // A closed fd: EBADF from the probe, before anything else.
+        assert_eq!(verdict(&[9, 9, 9, 9]), Err(Failure::Os(9)));
+        // The waker's plain add list.
+        let u = add_user(abi, abi.user.unwrap_or(-10), 3, T);
+        assert_eq!(added(abi, replies(abi, &u, &[0]).as_slice()), Ok(()));
+        assert_eq!(
+            added(abi, replies(abi, &u, &[22]).as_slice()),
+            Err(Failure::Os(22))
+        );
+    }
+}
+
+#[test]
+fn a_second_register_puts_the_filters_back() {
+    let two = Token(2);
+    for abi in &ALL {
+        let flags = |c: &Kevent| (c.filter, c.flags, c.udata);
+        // First registered READABLE; the second asks for WRITABLE: the
+        // write filter it added goes, the read filter is added again with
+        // the second token (so no filter keeps a different one).
+        let c = register(abi, FD, two, Interest::WRITABLE);
+        let r = replies(abi, &c, &[0, ENOENT, 0]);
+        assert_eq!(registered(abi, r.as_slice()), Err(Failure::AlreadyExists));
+        let undo = undo_register(abi, c.as_slice(), r.as_slice());
+        let got: [(i32, u32, usize); 2] = [flags(&undo.as_slice()[0]), flags(&undo.as_slice()[1])];
+        assert_eq!(
+            got,
+            [
+                (abi.read, abi.add | abi.clear | abi.receipt, two.0),
+                (abi.write, abi.delete | abi.receipt, 0)
+            ],
+            "{}",
+            abi.name
+        );
+        assert!(undo.as_slice().iter().all(|u| u.ident == FD));
+        // Same directions as before: nothing to undo.
+        let c = register(abi, FD, two, Interest::READABLE | Interest::WRITABLE);
+        let r = replies(abi, &c, &[0, 0, 0, 0]);
+        assert!(undo_register(abi, c.as_slice(), r.as_slice())
+            .as_slice()
+            .is_empty());
+        // First READABLE | WRITABLE, second READABLE: the write filter is
+        // kept, re-added with the second token.
+        let c = register(abi, FD, two, Interest::READABLE);
+        let r = replies(abi, &c, &[0, 0, 0]);
+        let undo = undo_register(abi, c.as_slice(), r.as_slice());
+        assert_eq!(undo.as_slice().len(), 1);
+        assert_eq!(
+            flags(&undo.as_slice()[0]),
+            (abi.write, abi.add | abi.clear | abi.receipt, two.0)
+        );
+        // First WRITABLE, second READABLE | WRITABLE: the read filter goes.
+        let c = register(abi, FD, two, Interest::READABLE | Interest::WRITABLE);
+        let r = replies(abi, &c, &[ENOENT, 0, 0, 0]);
+        let undo = undo_register(abi, c.as_slice(), r.as_slice());
+        assert_eq!(undo.as_slice().len(), 1);
+        assert_eq!(
+            flags(&undo.as_slice()[0]),
+            (abi.read, abi.delete | abi.receipt, 0)
+        );
     }
 }
 

@@ -19,10 +19,18 @@ use crate::{io, Interest, Token};
 ///
 /// Sources are registered edge-triggered (`EV_CLEAR`), one filter per
 /// direction; the kernel keeps the registrations, so there is no table and
-/// no capacity limit. `register` costs two `kevent` calls (an existence
-/// probe, so a second registration of an fd fails with `AlreadyExists` and
-/// leaves the first intact, then the adds); `reregister` and `deregister`
-/// one each.
+/// no capacity limit. `register`, `reregister` and `deregister` are one
+/// `kevent` call each, as in mio; `register` and `reregister` carry an
+/// existence probe in the same change list.
+///
+/// A second `register` of a registered fd fails with `AlreadyExists`, and
+/// the fd keeps the filters (directions) it had, but its events then carry
+/// the second call's token: kqueue has no change that fails because a
+/// filter exists, and on FreeBSD and macOS none that looks at a filter
+/// without rewriting its `udata` (every change but a delete sets it), so
+/// the check rides in the change list that also adds, and a failed second
+/// registration costs one more call that removes what it added. (A `net`
+/// type or `IoSource` never gets this far: it knows it is registered.)
 ///
 /// A clone ([`Registry::try_clone`](crate::Registry::try_clone)) is a `dup`
 /// of the kqueue fd, which every kqueue platform supports: both descriptors
@@ -308,12 +316,21 @@ impl Selector for KqueueSelector {
 
     fn register(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
         let id = ident(fd)?;
-        let (replies, n) = self.submit(&abi::probe(&NATIVE, id))?;
-        if abi::probed(&NATIVE, &replies[..n]).map_err(|f| failure(f, fd))? {
-            return Err(failure(Failure::AlreadyExists, fd));
+        let changes = abi::register(&NATIVE, id, token, interests);
+        let (replies, n) = self.submit(&changes)?;
+        match abi::registered(&NATIVE, &replies[..n]) {
+            Ok(()) => Ok(()),
+            Err(Failure::AlreadyExists) => {
+                // The adds were applied to the existing registration: put
+                // its filters back (best effort; AlreadyExists either way).
+                let undo = abi::undo_register(&NATIVE, changes.as_slice(), &replies[..n]);
+                if !undo.as_slice().is_empty() {
+                    let _ = self.submit(&undo);
+                }
+                Err(failure(Failure::AlreadyExists, fd))
+            }
+            Err(f) => Err(failure(f, fd)),
         }
-        let (replies, n) = self.submit(&abi::register(&NATIVE, id, token, interests))?;
-        abi::registered(&NATIVE, &replies[..n]).map_err(|f| failure(f, fd))
     }
 
     fn reregister(&self, fd: libc::c_int, token: Token, interests: Interest) -> io::Result<()> {
@@ -426,7 +443,7 @@ impl KqueueWaker {
         let ident = NEXT_USER_IDENT.fetch_add(1, Ordering::Relaxed);
         let kq = selector.kq.try_clone()?;
         let (replies, n) = selector.submit(&abi::add_user(&NATIVE, user, ident, token))?;
-        abi::registered(&NATIVE, &replies[..n]).map_err(|f| failure(f, -1))?;
+        abi::added(&NATIVE, &replies[..n]).map_err(|f| failure(f, -1))?;
         Ok(KqueueWaker { kq, ident })
     }
 
