@@ -300,6 +300,7 @@ struct View<'a, D: Driver<N>, const N: usize> {
 impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
     /// Runs `change` on the table, interrupting a wait in progress on
     /// another thread if there is one.
+    #[cfg(feature = "std")]
     #[inline]
     fn modify<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
         if let Some(mut data) = self.head.lock.try_lock(self.body) {
@@ -308,36 +309,44 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
         self.modify_waiting(change)
     }
 
-    /// [`modify`](Self::modify) when the table is locked (a poll is
-    /// waiting in the kernel, or another registration is at work).
-    #[cold]
-    #[inline(never)]
-    fn modify_waiting<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
-        #[cfg(feature = "std")]
-        {
-            let _turn = self
-                .head
-                .turn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.head.waiting.fetch_add(1, Ordering::SeqCst);
-            D::interrupt(&self.head.os);
-            let mut data = self.head.lock.lock(self.body);
-            self.head.waiting.fetch_sub(1, Ordering::SeqCst);
-            change(&self.head.os, &mut data)
-        }
-        #[cfg(not(feature = "std"))]
-        {
-            // One thread, and no selector call re-enters another: the
-            // table is never locked here (`lock` says so if it is).
-            let mut data = self.head.lock.lock(self.body);
-            change(&self.head.os, &mut data)
+    /// Runs `change` on the table. Without `std` there is one thread, and
+    /// no selector call re-enters another, so the table is never locked
+    /// here; if it ever were, that is an error, not a wait or a panic (and
+    /// no generic slow path is built per caller).
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&D::Os, &mut Data<D, N>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        match self.head.lock.try_lock(self.body) {
+            Some(mut data) => change(&self.head.os, &mut data),
+            None => Err(shared::in_use()),
         }
     }
 
+    /// [`modify`](Self::modify) when the table is locked (a poll is
+    /// waiting in the kernel, or another registration is at work).
+    #[cfg(feature = "std")]
+    #[cold]
+    #[inline(never)]
+    fn modify_waiting<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
+        let _turn = self
+            .head
+            .turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.head.waiting.fetch_add(1, Ordering::SeqCst);
+        D::interrupt(&self.head.os);
+        let mut data = self.head.lock.lock(self.body);
+        self.head.waiting.fetch_sub(1, Ordering::SeqCst);
+        change(&self.head.os, &mut data)
+    }
+
     /// The poller's way in: lets waiting registrations go first.
-    fn enter(&self) -> Guard<'a, Data<D, N>> {
-        #[cfg(feature = "std")]
+    #[cfg(feature = "std")]
+    #[inline]
+    fn enter(&self) -> io::Result<Guard<'a, Data<D, N>>> {
         if self.head.waiting.load(Ordering::SeqCst) != 0 {
             // Blocks until the registrations that are waiting are done.
             drop(
@@ -347,7 +356,18 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
         }
-        self.head.lock.lock(self.body)
+        Ok(self.head.lock.lock(self.body))
+    }
+
+    /// The poller's way in, without `std`: the table is never locked here
+    /// (see `modify`); an error if it ever were.
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    fn enter(&self) -> io::Result<Guard<'a, Data<D, N>>> {
+        self.head
+            .lock
+            .try_lock(self.body)
+            .ok_or_else(shared::in_use)
     }
 
     #[cfg(feature = "std")]
@@ -398,7 +418,10 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
         let selector = TableSelector {
             state: Shared::new(head)?,
         };
-        selector.view().modify(|os, data| D::init(os, data));
+        selector.view().modify(|os, data| {
+            D::init(os, data);
+            io::Result::Ok(())
+        })?;
         Ok(selector)
     }
 
@@ -544,7 +567,7 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
         let view = self.view();
         let mut wait = timeout;
         loop {
-            let mut data = view.enter();
+            let mut data = view.enter()?;
             let waited = D::wait(&view.head.os, &mut data, events, wait);
             if data.dead != 0 {
                 data.sweep(&view.head.os);
