@@ -141,7 +141,7 @@ pub trait Driver<const N: usize>: Sized + 'static {
     /// reused), so the new one replaces it.
     fn stale(os: &Self::Os, data: &Data<Self, N>, i: usize, ident: Self::Ident) -> bool {
         let _ = os;
-        data.idents[i] != ident
+        data.idents.get(i) != Some(&ident)
     }
 
     /// Starts watching the new registration `i` (the last one).
@@ -253,7 +253,11 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
         D::detach(os, self, i);
         let from = self.regs.remove(i);
         if from != i {
-            self.idents[i] = self.idents[from];
+            if let Some(&ident) = self.idents.get(from) {
+                if let Some(slot) = self.idents.get_mut(i) {
+                    *slot = ident;
+                }
+            }
             D::moved(self, i, from);
         }
     }
@@ -267,7 +271,7 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
         let mut i = self.regs.len();
         while i > 0 {
             i -= 1;
-            if self.regs.get(i).is_dead() {
+            if self.regs.entries().get(i).is_some_and(|e| e.is_dead()) {
                 self.forget(os, i);
             }
         }
@@ -485,14 +489,17 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
                 }
                 data.forget(os, old);
             }
-            let i = data.regs.insert(raw, token, interests, trigger)?;
-            data.idents[i] = ident;
+            // Not registered: looked up above, or just removed.
+            let (gen, i) = data.regs.insert_new(raw, token, interests, trigger)?;
+            if let Some(slot) = data.idents.get_mut(i) {
+                *slot = ident;
+            }
             if let Err(e) = D::attach(os, data, i) {
                 // `i` is the last entry: nothing else moves.
                 data.regs.remove(i);
                 return Err(e);
             }
-            Ok((data.regs.get(i).gen, i))
+            Ok((gen, i))
         })
     }
 
@@ -501,9 +508,9 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
             let Some(i) = data.regs.find(raw) else {
                 return Err(missing::<D, N>(os, raw));
             };
-            data.regs.update(i, token, interests);
+            let gen = data.regs.update(i, token, interests);
             D::watch(os, data, i);
-            Ok((data.regs.get(i).gen, i))
+            Ok((gen, i))
         })
     }
 
@@ -586,7 +593,9 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
                     if now >= deadline {
                         return Ok(0);
                     }
-                    wait = Some(deadline - now);
+                    // `now < deadline`: never saturates (and builds no
+                    // panic path).
+                    wait = Some(deadline.saturating_sub(now));
                 }
                 // A zero timeout, or one too long to add to the clock
                 // (which then never runs out): poll once more at most for
