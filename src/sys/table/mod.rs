@@ -521,6 +521,36 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
     }
 }
 
+/// `a + b`, `None` past `Duration::MAX`: `Duration::checked_add`, whose
+/// `Duration::new` is not inlined at opt-level "z" and keeps a panic path
+/// (with the panic machinery) in small binaries.
+fn checked_add(a: Duration, b: Duration) -> Option<Duration> {
+    const SEC: u32 = 1_000_000_000;
+    let mut nanos = a.subsec_nanos() + b.subsec_nanos();
+    let mut secs = a.as_secs().checked_add(b.as_secs())?;
+    if nanos >= SEC {
+        nanos -= SEC;
+        secs = secs.checked_add(1)?;
+    }
+    // Below a second already; saying so drops `new`'s carry.
+    Some(Duration::new(secs, nanos.min(SEC - 1)))
+}
+
+/// The time from `now` to `deadline`, which is later: `deadline - now`
+/// without a panic path (see [`checked_add`]).
+fn left(deadline: Duration, now: Duration) -> Duration {
+    const SEC: u32 = 1_000_000_000;
+    let (mut secs, mut nanos) = (deadline.as_secs(), deadline.subsec_nanos());
+    if nanos < now.subsec_nanos() {
+        nanos += SEC;
+        secs = secs.saturating_sub(1);
+    }
+    Duration::new(
+        secs.saturating_sub(now.as_secs()),
+        (nanos - now.subsec_nanos()).min(SEC - 1),
+    )
+}
+
 /// The error for `raw`, which is not registered: the OS's, if it is not
 /// even open (`EBADF`, as epoll gives), else `NotFound`.
 #[cold]
@@ -568,7 +598,7 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
 
     fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize> {
         let deadline = match timeout {
-            Some(t) if !t.is_zero() => D::now().checked_add(t),
+            Some(t) if !t.is_zero() => checked_add(D::now(), t),
             _ => None,
         };
         let view = self.view();
@@ -593,9 +623,7 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
                     if now >= deadline {
                         return Ok(0);
                     }
-                    // `now < deadline`: never saturates (and builds no
-                    // panic path).
-                    wait = Some(deadline.saturating_sub(now));
+                    wait = Some(left(deadline, now));
                 }
                 // A zero timeout, or one too long to add to the clock
                 // (which then never runs out): poll once more at most for
@@ -676,5 +704,33 @@ impl<D: Driver<N>, const N: usize> fmt::Debug for TableSelector<D, N> {
         f.debug_struct(D::NAME)
             .field("capacity", &N)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{checked_add, left};
+    use core::time::Duration;
+
+    #[test]
+    fn clock_arithmetic_matches_duration() {
+        let values = [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_nanos(999_999_999),
+            Duration::new(1, 0),
+            Duration::new(5, 500_000_000),
+            Duration::new(7, 999_999_999),
+            Duration::new(u64::MAX - 1, 999_999_999),
+            Duration::MAX,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(checked_add(a, b), a.checked_add(b), "{a:?} + {b:?}");
+                if a > b {
+                    assert_eq!(left(a, b), a - b, "{a:?} - {b:?}");
+                }
+            }
+        }
     }
 }
