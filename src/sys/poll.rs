@@ -212,21 +212,28 @@ impl<const N: usize> Driver<N> for PollDriver {
     }
 
     fn attach(_: &PollOs, data: &mut Data<Self, N>, i: usize) -> io::Result<()> {
-        let e = data.regs.get(i);
-        data.native.user[i] = UNUSED;
-        watch_pollfd(&mut data.native.user[i], e);
+        // `i < len <= N`: checked, not indexed, so no panic path is built.
+        if let (Some(pfd), Some(e)) = (data.native.user.get_mut(i), data.regs.entries().get(i)) {
+            *pfd = UNUSED;
+            watch_pollfd(pfd, e);
+        }
         Ok(())
     }
 
     fn watch(_: &PollOs, data: &mut Data<Self, N>, i: usize) {
-        let e = data.regs.get(i);
-        watch_pollfd(&mut data.native.user[i], e);
+        if let (Some(pfd), Some(e)) = (data.native.user.get_mut(i), data.regs.entries().get(i)) {
+            watch_pollfd(pfd, e);
+        }
     }
 
     fn detach(_: &PollOs, _: &mut Data<Self, N>, _: usize) {}
 
     fn moved(data: &mut Data<Self, N>, to: usize, from: usize) {
-        data.native.user[to] = data.native.user[from];
+        if let Some(&pfd) = data.native.user.get(from) {
+            if let Some(slot) = data.native.user.get_mut(to) {
+                *slot = pfd;
+            }
+        }
     }
 
     fn wait(
@@ -317,8 +324,8 @@ fn collect<const N: usize>(
         if let Some(wake) = os.wake.get() {
             wake.drain();
         }
-        if let Some(token) = data.waker_token() {
-            events[out] = Event::from_raw(TableEvent::new(token.0, READABLE));
+        if let (Some(token), Some(slot)) = (data.waker_token(), events.get_mut(out)) {
+            *slot = Event::from_raw(TableEvent::new(token.0, READABLE));
             out += 1;
         }
     }
@@ -336,7 +343,9 @@ fn collect<const N: usize>(
     };
     let (mut i, mut end, mut wrapped) = (start, len, start == 0);
     while ready > 0 && out < events.len() {
-        let Some(j) = next_ready(&data.native.user[..len], i, end) else {
+        // `len <= N`: `get` builds no panic path.
+        let user = data.native.user.get(..len).unwrap_or_default();
+        let Some(j) = next_ready(user, i, end) else {
             if wrapped {
                 break;
             }
@@ -345,7 +354,10 @@ fn collect<const N: usize>(
         };
         ready -= 1;
         i = j + 1;
-        let pfd = &mut data.native.user[j];
+        // `j < len`, which `get` checks without building a panic path.
+        let (Some(pfd), Some(e)) = (data.native.user.get_mut(j), data.regs.get_mut(j)) else {
+            break;
+        };
         let rev = pfd.revents;
         if rev & libc::POLLNVAL != 0 {
             // Closed behind the table's back: forgotten, as epoll forgets a
@@ -354,12 +366,13 @@ fn collect<const N: usize>(
             data.closed(j);
             continue;
         }
-        let e = data.regs.get_mut(j);
         let reads = usize::from(e.interest_bits() & 1);
         let bits = e.report(readiness_of(rev, e.interest_bits()));
         if bits != 0 {
-            events[out] = Event::from_raw(TableEvent::new(e.token, bits));
-            out += 1;
+            if let Some(slot) = events.get_mut(out) {
+                *slot = Event::from_raw(TableEvent::new(e.token, bits));
+                out += 1;
+            }
         }
         // Watch what is still armed. poll(2) reports an error or hang-up
         // whatever `events` asks: a hang-up is final, so the fd is skipped
@@ -396,7 +409,8 @@ fn collect<const N: usize>(
 #[inline]
 fn next_ready(fds: &[libc::pollfd], from: usize, to: usize) -> Option<usize> {
     let mut base = from;
-    let mut chunks = fds[from..to].chunks_exact(BLOCK);
+    // `from <= to <= fds.len()`: `get` builds no panic path.
+    let mut chunks = fds.get(from..to).unwrap_or_default().chunks_exact(BLOCK);
     for chunk in &mut chunks {
         // `chunks_exact` gives BLOCK-long chunks, so this never returns;
         // the array type lets the compiler unroll the OR.
@@ -485,7 +499,9 @@ const READINESS: [[u8; 128]; 4] = {
 /// bits are `interests` (readable 1, writable 2), from [`READINESS`].
 #[inline]
 fn readiness_of(rev: libc::c_short, interests: u8) -> u8 {
-    READINESS[usize::from(interests & 3)][compact(rev)]
+    // `compact` is 7 bits; the mask says so where the loop is not unrolled
+    // (opt-level "z"), so no bounds check is built.
+    READINESS[usize::from(interests & 3)][compact(rev) & 127]
 }
 
 /// Translates poll(2)'s `revents` into readiness conditions. An error or

@@ -141,7 +141,7 @@ pub trait Driver<const N: usize>: Sized + 'static {
     /// reused), so the new one replaces it.
     fn stale(os: &Self::Os, data: &Data<Self, N>, i: usize, ident: Self::Ident) -> bool {
         let _ = os;
-        data.idents[i] != ident
+        data.idents.get(i) != Some(&ident)
     }
 
     /// Starts watching the new registration `i` (the last one).
@@ -253,7 +253,11 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
         D::detach(os, self, i);
         let from = self.regs.remove(i);
         if from != i {
-            self.idents[i] = self.idents[from];
+            if let Some(&ident) = self.idents.get(from) {
+                if let Some(slot) = self.idents.get_mut(i) {
+                    *slot = ident;
+                }
+            }
             D::moved(self, i, from);
         }
     }
@@ -267,7 +271,7 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
         let mut i = self.regs.len();
         while i > 0 {
             i -= 1;
-            if self.regs.get(i).is_dead() {
+            if self.regs.entries().get(i).is_some_and(|e| e.is_dead()) {
                 self.forget(os, i);
             }
         }
@@ -300,6 +304,7 @@ struct View<'a, D: Driver<N>, const N: usize> {
 impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
     /// Runs `change` on the table, interrupting a wait in progress on
     /// another thread if there is one.
+    #[cfg(feature = "std")]
     #[inline]
     fn modify<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
         if let Some(mut data) = self.head.lock.try_lock(self.body) {
@@ -308,36 +313,44 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
         self.modify_waiting(change)
     }
 
-    /// [`modify`](Self::modify) when the table is locked (a poll is
-    /// waiting in the kernel, or another registration is at work).
-    #[cold]
-    #[inline(never)]
-    fn modify_waiting<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
-        #[cfg(feature = "std")]
-        {
-            let _turn = self
-                .head
-                .turn
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            self.head.waiting.fetch_add(1, Ordering::SeqCst);
-            D::interrupt(&self.head.os);
-            let mut data = self.head.lock.lock(self.body);
-            self.head.waiting.fetch_sub(1, Ordering::SeqCst);
-            change(&self.head.os, &mut data)
-        }
-        #[cfg(not(feature = "std"))]
-        {
-            // One thread, and no selector call re-enters another: the
-            // table is never locked here (`lock` says so if it is).
-            let mut data = self.head.lock.lock(self.body);
-            change(&self.head.os, &mut data)
+    /// Runs `change` on the table. Without `std` there is one thread, and
+    /// no selector call re-enters another, so the table is never locked
+    /// here; if it ever were, that is an error, not a wait or a panic (and
+    /// no generic slow path is built per caller).
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&D::Os, &mut Data<D, N>) -> io::Result<T>,
+    ) -> io::Result<T> {
+        match self.head.lock.try_lock(self.body) {
+            Some(mut data) => change(&self.head.os, &mut data),
+            None => Err(shared::in_use()),
         }
     }
 
+    /// [`modify`](Self::modify) when the table is locked (a poll is
+    /// waiting in the kernel, or another registration is at work).
+    #[cfg(feature = "std")]
+    #[cold]
+    #[inline(never)]
+    fn modify_waiting<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
+        let _turn = self
+            .head
+            .turn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.head.waiting.fetch_add(1, Ordering::SeqCst);
+        D::interrupt(&self.head.os);
+        let mut data = self.head.lock.lock(self.body);
+        self.head.waiting.fetch_sub(1, Ordering::SeqCst);
+        change(&self.head.os, &mut data)
+    }
+
     /// The poller's way in: lets waiting registrations go first.
-    fn enter(&self) -> Guard<'a, Data<D, N>> {
-        #[cfg(feature = "std")]
+    #[cfg(feature = "std")]
+    #[inline]
+    fn enter(&self) -> io::Result<Guard<'a, Data<D, N>>> {
         if self.head.waiting.load(Ordering::SeqCst) != 0 {
             // Blocks until the registrations that are waiting are done.
             drop(
@@ -347,7 +360,18 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
         }
-        self.head.lock.lock(self.body)
+        Ok(self.head.lock.lock(self.body))
+    }
+
+    /// The poller's way in, without `std`: the table is never locked here
+    /// (see `modify`); an error if it ever were.
+    #[cfg(not(feature = "std"))]
+    #[inline]
+    fn enter(&self) -> io::Result<Guard<'a, Data<D, N>>> {
+        self.head
+            .lock
+            .try_lock(self.body)
+            .ok_or_else(shared::in_use)
     }
 
     #[cfg(feature = "std")]
@@ -398,7 +422,10 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
         let selector = TableSelector {
             state: Shared::new(head)?,
         };
-        selector.view().modify(|os, data| D::init(os, data));
+        selector.view().modify(|os, data| {
+            D::init(os, data);
+            io::Result::Ok(())
+        })?;
         Ok(selector)
     }
 
@@ -462,14 +489,17 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
                 }
                 data.forget(os, old);
             }
-            let i = data.regs.insert(raw, token, interests, trigger)?;
-            data.idents[i] = ident;
+            // Not registered: looked up above, or just removed.
+            let (gen, i) = data.regs.insert_new(raw, token, interests, trigger)?;
+            if let Some(slot) = data.idents.get_mut(i) {
+                *slot = ident;
+            }
             if let Err(e) = D::attach(os, data, i) {
                 // `i` is the last entry: nothing else moves.
                 data.regs.remove(i);
                 return Err(e);
             }
-            Ok((data.regs.get(i).gen, i))
+            Ok((gen, i))
         })
     }
 
@@ -478,9 +508,9 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
             let Some(i) = data.regs.find(raw) else {
                 return Err(missing::<D, N>(os, raw));
             };
-            data.regs.update(i, token, interests);
+            let gen = data.regs.update(i, token, interests);
             D::watch(os, data, i);
-            Ok((data.regs.get(i).gen, i))
+            Ok((gen, i))
         })
     }
 
@@ -489,6 +519,36 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
         let target: std::sync::Arc<dyn super::Rearm> = self.state.arc().clone();
         super::Arm::new(target, raw.to_bits(), gen, hint)
     }
+}
+
+/// `a + b`, `None` past `Duration::MAX`: `Duration::checked_add`, whose
+/// `Duration::new` is not inlined at opt-level "z" and keeps a panic path
+/// (with the panic machinery) in small binaries.
+fn checked_add(a: Duration, b: Duration) -> Option<Duration> {
+    const SEC: u32 = 1_000_000_000;
+    let mut nanos = a.subsec_nanos() + b.subsec_nanos();
+    let mut secs = a.as_secs().checked_add(b.as_secs())?;
+    if nanos >= SEC {
+        nanos -= SEC;
+        secs = secs.checked_add(1)?;
+    }
+    // Below a second already; saying so drops `new`'s carry.
+    Some(Duration::new(secs, nanos.min(SEC - 1)))
+}
+
+/// The time from `now` to `deadline`, which is later: `deadline - now`
+/// without a panic path (see [`checked_add`]).
+fn left(deadline: Duration, now: Duration) -> Duration {
+    const SEC: u32 = 1_000_000_000;
+    let (mut secs, mut nanos) = (deadline.as_secs(), deadline.subsec_nanos());
+    if nanos < now.subsec_nanos() {
+        nanos += SEC;
+        secs = secs.saturating_sub(1);
+    }
+    Duration::new(
+        secs.saturating_sub(now.as_secs()),
+        (nanos - now.subsec_nanos()).min(SEC - 1),
+    )
 }
 
 /// The error for `raw`, which is not registered: the OS's, if it is not
@@ -538,13 +598,13 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
 
     fn select(&self, events: &mut [Event<Self>], timeout: Option<Duration>) -> io::Result<usize> {
         let deadline = match timeout {
-            Some(t) if !t.is_zero() => D::now().checked_add(t),
+            Some(t) if !t.is_zero() => checked_add(D::now(), t),
             _ => None,
         };
         let view = self.view();
         let mut wait = timeout;
         loop {
-            let mut data = view.enter();
+            let mut data = view.enter()?;
             let waited = D::wait(&view.head.os, &mut data, events, wait);
             if data.dead != 0 {
                 data.sweep(&view.head.os);
@@ -563,7 +623,7 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
                     if now >= deadline {
                         return Ok(0);
                     }
-                    wait = Some(deadline - now);
+                    wait = Some(left(deadline, now));
                 }
                 // A zero timeout, or one too long to add to the clock
                 // (which then never runs out): poll once more at most for
@@ -644,5 +704,33 @@ impl<D: Driver<N>, const N: usize> fmt::Debug for TableSelector<D, N> {
         f.debug_struct(D::NAME)
             .field("capacity", &N)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{checked_add, left};
+    use core::time::Duration;
+
+    #[test]
+    fn clock_arithmetic_matches_duration() {
+        let values = [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_nanos(999_999_999),
+            Duration::new(1, 0),
+            Duration::new(5, 500_000_000),
+            Duration::new(7, 999_999_999),
+            Duration::new(u64::MAX - 1, 999_999_999),
+            Duration::MAX,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(checked_add(a, b), a.checked_add(b), "{a:?} + {b:?}");
+                if a > b {
+                    assert_eq!(left(a, b), a - b, "{a:?} - {b:?}");
+                }
+            }
+        }
     }
 }

@@ -287,11 +287,13 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
 
     #[inline]
     pub(crate) fn entries(&self) -> &[Entry<R>] {
-        &self.entries[..self.len]
+        // `len <= N` always; `get` builds no panic path.
+        self.entries.get(..self.len).unwrap_or_default()
     }
 
     /// The entry at `i` (`i < len`).
     #[inline]
+    #[cfg_attr(not(any(test, rouse_wasi, rouse_wasip2, rouse_iocp)), allow(dead_code))]
     pub(crate) fn get(&self, i: usize) -> &Entry<R> {
         &self.entries[i]
     }
@@ -326,6 +328,7 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
 
     /// Adds a registration at index `self.len()`, armed for every
     /// condition its interests can report; returns its index.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn insert(
         &mut self,
         raw: R,
@@ -333,17 +336,32 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
         interests: Interest,
         trigger: Trigger,
     ) -> io::Result<usize> {
-        let () = Self::FITS_U32;
         if self.find(raw).is_some() {
             return Err(already_registered(raw));
         }
-        if self.len == N {
-            return Err(full(N));
-        }
+        self.insert_new(raw, token, interests, trigger)
+            .map(|(_, i)| i)
+    }
+
+    /// [`insert`](Self::insert) for a caller that knows `raw` is not
+    /// registered (it just looked); returns the generation and the index.
+    pub(crate) fn insert_new(
+        &mut self,
+        raw: R,
+        token: Token,
+        interests: Interest,
+        trigger: Trigger,
+    ) -> io::Result<(u32, usize)> {
+        let () = Self::FITS_U32;
         let i = self.len;
-        self.entries[i] = Entry {
+        let gen = self.next_gen;
+        // Full when `len == N`; `get_mut` says so without a panic path.
+        let Some(slot) = self.entries.get_mut(i) else {
+            return Err(full(N));
+        };
+        *slot = Entry {
             raw,
-            gen: self.next_gen,
+            gen,
             token: token.0,
             interests: interests.bits(),
             armed: watchable(interests),
@@ -358,36 +376,47 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
             }
             self.index[slot] = self.len as u32;
         }
-        self.next_gen = self.next_gen.wrapping_add(1);
-        Ok(i)
+        self.next_gen = gen.wrapping_add(1);
+        Ok((gen, i))
     }
 
     /// Changes the token and interests of entry `i` and re-arms every
-    /// condition (`reregister`).
-    pub(crate) fn update(&mut self, i: usize, token: Token, interests: Interest) {
-        let e = &mut self.entries[i];
+    /// condition (`reregister`); returns its generation.
+    pub(crate) fn update(&mut self, i: usize, token: Token, interests: Interest) -> u32 {
+        // `i < len`: checked, not indexed, so no panic path is built.
+        let Some(e) = self.entries.get_mut(i) else {
+            return 0;
+        };
         e.token = token.0;
         e.interests = interests.bits();
         e.armed = watchable(interests);
+        e.gen
     }
 
     /// Removes entry `i` by moving the last entry into it; returns the
     /// index the moved entry had (`i` itself if `i` was the last), so the
     /// caller can do the same to its parallel arrays.
     pub(crate) fn remove(&mut self, i: usize) -> usize {
-        let last = self.len - 1;
+        let last = self.len.wrapping_sub(1);
+        // `i < len`: checked rather than indexed, so no panic path is
+        // built (out of range, nothing is removed and nothing moves).
+        let (Some(&gone), Some(&moved)) = (self.entries().get(i), self.entries().get(last)) else {
+            return i;
+        };
         if Self::INDEXED {
-            if let Some(slot) = self.slot_of(self.entries[i].raw) {
+            if let Some(slot) = self.slot_of(gone.raw) {
                 self.vacate(slot);
             }
             if i != last {
                 // The last entry moves to `i`: renumber its slot.
-                if let Some(moved) = self.slot_of(self.entries[last].raw) {
-                    self.index[moved] = i as u32 + 1;
+                if let Some(slot) = self.slot_of(moved.raw) {
+                    self.index[slot] = i as u32 + 1;
                 }
             }
         }
-        self.entries[i] = self.entries[last];
+        if let Some(slot) = self.entries.get_mut(i) {
+            *slot = moved;
+        }
         self.len = last;
         last
     }
@@ -402,11 +431,12 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
         self.entries[i].report(present)
     }
 
-    /// The entry at `i` (`i < len`), to report on.
+    /// The entry at `i` (`i < len`), to report on; `None` past the end
+    /// (checked without building a panic path).
     #[inline]
     #[cfg_attr(not(rouse_poll), allow(dead_code))]
-    pub(crate) fn get_mut(&mut self, i: usize) -> &mut Entry<R> {
-        &mut self.entries[i]
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut Entry<R>> {
+        self.entries.get_mut(..self.len)?.get_mut(i)
     }
 
     /// Re-arms entry `i` for what an operation in the `dirs` directions
@@ -427,9 +457,11 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
     /// Marks entry `i` closed by the OS: it watches and reports nothing
     /// until it is removed.
     pub(crate) fn mark_dead(&mut self, i: usize) {
-        let e = &mut self.entries[i];
-        e.flags |= DEAD;
-        e.armed = 0;
+        // `i < len`: checked, not indexed, so no panic path is built.
+        if let Some(e) = self.entries.get_mut(i) {
+            e.flags |= DEAD;
+            e.armed = 0;
+        }
     }
 
     /// The token of entry `i`.

@@ -256,6 +256,21 @@ unsafe impl<T: Zeroed> Zeroed for Guarded<T> {
     }
 }
 
+/// The error for a table found locked without `std`, where one thread owns
+/// the selector and no selector call re-enters another, so it never
+/// happens: an error rather than a panic if it ever did. One copy, out of
+/// line, whatever the caller.
+#[cfg(not(feature = "std"))]
+#[cold]
+#[inline(never)]
+pub(crate) fn in_use() -> crate::io::Error {
+    crate::io::error(
+        crate::io::ErrorKind::Other,
+        "the selector's table is in use (a selector call re-entered another)",
+        None,
+    )
+}
+
 /// The lock of a [`Guarded`] value.
 pub(crate) struct Lock {
     #[cfg(feature = "std")]
@@ -281,22 +296,17 @@ impl Lock {
     }
 
     /// Locks `value`, which must be guarded by this lock (the state pairs
-    /// exactly one lock with one value).
+    /// exactly one lock with one value). With `std` only: without it no
+    /// one waits for the lock (see [`in_use`]).
+    #[cfg(feature = "std")]
     pub(crate) fn lock<'a, T>(&'a self, value: &'a Guarded<T>) -> Guard<'a, T> {
-        #[cfg(feature = "std")]
-        {
-            // rouse never panics while holding the lock, and the tables are
-            // consistent between calls, so a poisoned lock is still usable.
-            let held = self
-                .mutex
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Self::guard(held, value)
-        }
-        #[cfg(not(feature = "std"))]
-        Guard {
-            value: value.cell.borrow_mut(),
-        }
+        // rouse never panics while holding the lock, and the tables are
+        // consistent between calls, so a poisoned lock is still usable.
+        let held = self
+            .mutex
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::guard(held, value)
     }
 
     /// Locks `value` if no one holds the lock.

@@ -141,7 +141,9 @@ pub(crate) fn monotonic_now() -> core::time::Duration {
     };
     // SAFETY: `ts` is a valid timespec to write; CLOCK_MONOTONIC always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    core::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    // `tv_nsec` is below a second; saying so lets `Duration::new` drop its
+    // carry (and its panic path).
+    core::time::Duration::new(ts.tv_sec as u64, (ts.tv_nsec as u32).min(999_999_999))
 }
 
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]
