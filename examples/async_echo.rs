@@ -69,8 +69,15 @@ fn main() -> io::Result<()> {
     let executor = LocalExecutor::new();
     let server = std::pin::pin!(executor.run(async {
         loop {
-            match listener.accept().await {
-                Ok((conn, _)) => executor.spawn(echo(conn)).detach(),
+            // `accept` then `Async::new`, rather than `listener.accept()`
+            // (which does both): a connection accepted but not registered
+            // (a full reactor, the kernel out of memory) is closed, and
+            // said to be, like every other connection this server closes.
+            match listener.read_with(|l| l.accept()).await {
+                Ok((stream, _)) => match Async::new(&reactor, stream) {
+                    Ok(conn) => executor.spawn(echo(conn)).detach(),
+                    Err(e) => eprintln!("closed connection: registering it failed: {e}"),
+                },
                 Err(e) => {
                     // EMFILE (out of descriptors), a full reactor: the
                     // listener stays ready, so accepting again at once
