@@ -175,7 +175,7 @@ fn formulas() -> Vec<Row> {
             what: "heap: the state `PollSelector::<N>::new()` keeps (one allocation)",
             backend: "poll(2), std",
             checked: &CHECKED,
-            formula: pick((112, 52), (80, 44)),
+            formula: pick((112, 56), (80, 48)),
             measure: |n| {
                 use rouse::sys::Selector;
                 at_n!(n, |N| kept(1, || P::<N>::new().unwrap()))
@@ -242,9 +242,9 @@ fn formulas() -> Vec<Row> {
             formula: if cfg!(rouse_wasip2) {
                 // wasi-libc's poll: one `pollfd` (8) and one table slot
                 // per registration, no `poll_oneoff` subscriptions.
-                only(40, 36)
+                only(40, 40)
             } else {
-                only(120, 197)
+                only(120, 201)
             },
             measure: |n| {
                 use rouse::sys::Selector;
@@ -295,7 +295,7 @@ fn formulas() -> Vec<Row> {
             what: "heap: what `IocpSelector::<N>::new()` keeps (three allocations: the table state, the N I/O blocks the kernel writes, and the port's handle)",
             backend: "IOCP, std",
             checked: &CHECKED,
-            formula: only(200, 116),
+            formula: only(200, 120),
             measure: |n| {
                 use rouse::sys::Selector;
                 at_n!(n, |N| kept(3, || I::<N>::new().unwrap()))

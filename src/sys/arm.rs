@@ -1,8 +1,9 @@
 //! Re-arming, for backends that emulate edge triggering.
 //!
 //! poll(2), WASI's `poll_oneoff` and AFD polls report levels. To give the
-//! edge-triggered contract, the table backends stop watching a condition
-//! once they have reported it, until the source is re-armed. rouse's
+//! edge-triggered contract, the table backends deliver a condition once
+//! until the source is re-armed (on poll(2) and WASI usually without the
+//! table's lock: see the table core's docs). rouse's
 //! sources that re-arm themselves (the net types, pipes, `IoSource`) do it
 //! through the [`Arm`] they got at registration, when an operation returns
 //! `WouldBlock`, and end their registration through it when they are

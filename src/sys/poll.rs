@@ -13,7 +13,10 @@
 //! asked, so once a hang-up is reported (or an error, to an edge
 //! registration) the fd is negated (`!fd`, which poll(2) skips) until the
 //! source is re-armed or reregistered; otherwise a hung-up fd would spin
-//! the poller. `POLLNVAL` (an fd closed behind the table's back) ends the
+//! the poller. A readable or writable reported to an edge registration
+//! stays asked for until the OS shows it again without the source having
+//! drained it (the table core's watch-through re-arm), so the usual
+//! re-arm rewrites no `pollfd` and takes no lock. `POLLNVAL` (an fd closed behind the table's back) ends the
 //! registration without an event, as epoll forgets a closed fd.
 //!
 //! Threads: the table is locked while poll(2) runs. A registration from
@@ -25,7 +28,7 @@ use core::time::Duration;
 
 use super::ready::{TableEvent, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use super::table::shared::Zeroed;
-use super::table::{Data, Driver, Entry, TableSelector, Trigger, Waited};
+use super::table::{Data, Driver, Entry, Marks, TableSelector, Trigger, Waited, SLOW_R, SLOW_W};
 use super::timeout_ms;
 use super::unix::notify::{signal_fd, Notify};
 use super::unix::{cvt, last_error, Fd};
@@ -160,6 +163,7 @@ impl<const N: usize> Driver<N> for PollDriver {
     type Native = PollNative<N>;
     type Waker = PollWaker;
     const NAME: &'static str = "PollSelector";
+    const LAZY: bool = true;
 
     fn open() -> io::Result<PollOs> {
         Ok(PollOs {
@@ -236,9 +240,11 @@ impl<const N: usize> Driver<N> for PollDriver {
         }
     }
 
+    #[inline]
     fn wait(
         os: &PollOs,
         data: &mut Data<Self, N>,
+        marks: &Marks<N>,
         events: &mut [Event<PollSelector<N>>],
         timeout: Option<Duration>,
     ) -> io::Result<Waited> {
@@ -262,7 +268,15 @@ impl<const N: usize> Driver<N> for PollDriver {
                 Err(last_error())
             };
         }
-        match collect(os, data, n as usize, events) {
+
+        let (mut out, mut ready) = (0, n as usize);
+        if data.native.notify.revents | data.native.wake.revents != 0 {
+            (out, ready) = fixed(os, data, ready, events);
+        }
+        if ready > 0 {
+            out = collect(data, marks, ready, events, out);
+        }
+        match out {
             0 => Ok(Waited::Again),
             out => Ok(Waited::Ready(out)),
         }
@@ -303,16 +317,17 @@ impl<const N: usize> Driver<N> for PollDriver {
     }
 }
 
-/// Turns the `ready` marked `pollfd`s into events; returns how many.
-/// Out of line, so that a poll that finds nothing (the common case of a
-/// busy loop with timeout 0) stays short.
-#[inline(never)]
-fn collect<const N: usize>(
+/// Handles the fixed `pollfd`s of the `ready` poll(2) marked (the
+/// notification fd, the `Waker`'s): writes the `Waker`'s event into
+/// `events`; returns how many events were written and how many marked
+/// `pollfd`s are left for [`collect`].
+#[inline]
+fn fixed<const N: usize>(
     os: &PollOs,
     data: &mut Data<PollDriver, N>,
     mut ready: usize,
     events: &mut [Event<PollSelector<N>>],
-) -> usize {
+) -> (usize, usize) {
     let mut out = 0;
     #[cfg(feature = "std")]
     if data.native.notify.revents != 0 {
@@ -329,9 +344,20 @@ fn collect<const N: usize>(
             out += 1;
         }
     }
-    if ready == 0 {
-        return out;
-    }
+    (out, ready)
+}
+
+/// Turns the `ready` marked registration `pollfd`s into events, after the
+/// `out` already in `events`; returns how many there are now. Out of line, so that a poll that finds nothing (the common
+/// case of a busy loop with timeout 0) or only the `Waker` stays short.
+#[inline(never)]
+fn collect<const N: usize>(
+    data: &mut Data<PollDriver, N>,
+    marks: &Marks<N>,
+    mut ready: usize,
+    events: &mut [Event<PollSelector<N>>],
+    mut out: usize,
+) -> usize {
     // Scan from where a full buffer stopped last time (so a small `Events`
     // cannot starve the sources at the end), and stop as soon as poll(2)'s
     // count is reached.
@@ -366,26 +392,36 @@ fn collect<const N: usize>(
             data.closed(j);
             continue;
         }
-        let reads = usize::from(e.interest_bits() & 1);
-        let bits = e.report(readiness_of(rev, e.interest_bits()));
+        let (bits, changed) = e.report_through(readiness_of(rev, e.interest_bits()), marks, j);
         if bits != 0 {
             if let Some(slot) = events.get_mut(out) {
                 *slot = Event::from_raw(TableEvent::new(e.token, bits));
                 out += 1;
             }
         }
-        // Watch what is still armed. poll(2) reports an error or hang-up
+        if !changed && rev & (libc::POLLERR | libc::POLLHUP) == 0 {
+            // The `pollfd` already asks for what is watched (a condition
+            // watched through, or a level one, reported again).
+            continue;
+        }
+        // Watch what is watched now. poll(2) reports an error or hang-up
         // whatever `events` asks: a hang-up is final, so the fd is skipped
         // from now on (until `reregister`); an edge registration that has
-        // seen an error skips it until re-armed, while a level one hears it
-        // at every poll until the error is taken.
+        // seen an error skips it until re-armed (its re-arms then take the
+        // lock, which un-skips it), while a level one hears it at every
+        // poll until the error is taken.
         let stop = if e.trigger() == Trigger::Edge {
             libc::POLLERR | libc::POLLHUP
         } else {
             libc::POLLHUP
         };
-        pfd.events = EVENTS[reads][usize::from(e.armed & 63)];
-        pfd.fd = if e.armed == 0 || rev & stop != 0 {
+        let watching = e.watching();
+        let reads = usize::from(e.interest_bits() & 1);
+        pfd.events = EVENTS[reads][usize::from(watching & 63)];
+        pfd.fd = if watching == 0 || rev & stop != 0 {
+            if watching != 0 {
+                marks.add_slow(j, SLOW_R | SLOW_W);
+            }
             !e.raw
         } else {
             e.raw

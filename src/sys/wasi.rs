@@ -30,7 +30,7 @@ use ::wasi::{
 };
 
 use super::ready::{TableEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
-use super::table::{Data, Driver, TableSelector, Waited, Zeroed};
+use super::table::{Data, Driver, Marks, TableSelector, Waited, Zeroed};
 use super::timeout_ms;
 use crate::sys::event::Event;
 use crate::{io, Interest, Token};
@@ -211,6 +211,7 @@ impl<const N: usize> Driver<N> for WasiDriver {
     type Native = WasiNative<N>;
     type Waker = WasiWaker;
     const NAME: &'static str = "WasiSelector";
+    const LAZY: bool = true;
 
     fn open() -> io::Result<WasiOs> {
         Ok(WasiOs(()))
@@ -260,6 +261,7 @@ impl<const N: usize> Driver<N> for WasiDriver {
     fn wait(
         _: &WasiOs,
         data: &mut Data<Self, N>,
+        marks: &Marks<N>,
         events: &mut [Event<WasiSelector<N>>],
         timeout: Option<Duration>,
     ) -> io::Result<Waited> {
@@ -290,8 +292,12 @@ impl<const N: usize> Driver<N> for WasiDriver {
                 Err(PollError::Host(e)) => return Err(host_error(e)),
             }
         }
-        match deliver(data, events) {
-            0 if found_bad => Ok(Waited::Again),
+        // Nothing delivered: the timeout passed, or only the table's own
+        // business happened (a closed fd, a condition watched through and
+        // not drained, now no longer watched): the core waits again for
+        // the time left, if any.
+        match deliver(data, marks, events) {
+            0 => Ok(Waited::Again),
             n => Ok(Waited::Ready(n)),
         }
     }
@@ -420,6 +426,7 @@ fn mark_closed_fds<const N: usize>(data: &mut Data<WasiDriver, N>) -> bool {
 /// reports it again.
 fn deliver<const N: usize>(
     data: &mut Data<WasiDriver, N>,
+    marks: &Marks<N>,
     events: &mut [Event<WasiSelector<N>>],
 ) -> usize {
     let len = data.regs.len();
@@ -438,7 +445,7 @@ fn deliver<const N: usize>(
         }
         let ready = data.native.ready[i] & !GONE;
         if ready != 0 && !data.regs.get(i).is_dead() {
-            if let Some(ev) = data.deliver(i, ready) {
+            if let Some(ev) = data.deliver_through(marks, i, ready) {
                 events[n] = Event::from_raw(ev);
                 n += 1;
             }

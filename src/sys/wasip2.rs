@@ -55,7 +55,7 @@
 use core::time::Duration;
 
 use super::ready::{TableEvent, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
-use super::table::{Data, Driver, TableSelector, Waited, Zeroed};
+use super::table::{Data, Driver, Marks, TableSelector, Waited, Zeroed};
 use super::timeout_ms;
 use crate::sys::event::Event;
 use crate::{io, Token};
@@ -320,6 +320,7 @@ impl<const N: usize> Driver<N> for Wasip2Driver {
     type Native = Wasip2Native<N>;
     type Waker = Wasip2Waker;
     const NAME: &'static str = "Wasip2Selector";
+    const LAZY: bool = true;
 
     fn open() -> io::Result<Wasip2Os> {
         Ok(Wasip2Os(()))
@@ -384,6 +385,7 @@ impl<const N: usize> Driver<N> for Wasip2Driver {
     fn wait(
         _: &Wasip2Os,
         data: &mut Data<Self, N>,
+        marks: &Marks<N>,
         events: &mut [Event<Wasip2Selector<N>>],
         timeout: Option<Duration>,
     ) -> io::Result<Waited> {
@@ -403,7 +405,7 @@ impl<const N: usize> Driver<N> for Wasip2Driver {
         if n == 0 {
             return Ok(Waited::Ready(0));
         }
-        match collect(data, n as usize, events) {
+        match collect(data, marks, n as usize, events) {
             0 => Ok(Waited::Again),
             out => Ok(Waited::Ready(out)),
         }
@@ -464,6 +466,7 @@ fn poll_failed<const N: usize>(data: &mut Data<Wasip2Driver, N>) -> io::Result<W
 /// reached.
 fn collect<const N: usize>(
     data: &mut Data<Wasip2Driver, N>,
+    marks: &Marks<N>,
     mut ready: usize,
     events: &mut [Event<Wasip2Selector<N>>],
 ) -> usize {
@@ -489,7 +492,7 @@ fn collect<const N: usize>(
             if data.idents[i].0 & CONNECTING != 0 {
                 bits = connect_outcome(data, i, bits);
             }
-            if let Some(ev) = data.deliver(i, bits) {
+            if let Some(ev) = data.deliver_through(marks, i, bits) {
                 events[out] = Event::from_raw(ev);
                 out += 1;
             }

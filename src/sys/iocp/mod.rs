@@ -67,7 +67,7 @@ use self::afd::{
 };
 use self::ffi::*;
 use super::ready::{TableEvent, READABLE};
-use super::table::{Data, Driver, TableSelector, Trigger, Waited, Zeroed};
+use super::table::{Data, Driver, Marks, TableSelector, Trigger, Waited, Zeroed};
 use super::timeout_ms;
 use crate::sys::event::Event;
 use crate::{io, Token};
@@ -550,6 +550,8 @@ impl<const N: usize> Driver<N> for IocpDriver {
     type Native = IocpNative<N>;
     type Waker = IocpWaker;
     const NAME: &'static str = "IocpSelector";
+    // AFD polls are one-shot: a report disarms, a re-arm starts a poll.
+    const LAZY: bool = false;
 
     fn open() -> io::Result<IocpOs> {
         const NAME: [u16; AFD_DEVICE.len()] = wide(AFD_DEVICE);
@@ -658,6 +660,7 @@ impl<const N: usize> Driver<N> for IocpDriver {
     fn wait(
         os: &IocpOs,
         data: &mut Data<Self, N>,
+        _: &Marks<N>,
         events: &mut [Event<IocpSelector<N>>],
         timeout: Option<Duration>,
     ) -> io::Result<Waited> {

@@ -31,6 +31,21 @@
 //!   `WRITABLE` with nothing to write) makes every poll return at once.
 //!   Use `IoSource` (or the `net` types) for edges, or register only the
 //!   interests you are waiting for.
+//! * **Re-arming** (how edges are kept). On a [`LAZY`](Driver::LAZY)
+//!   driver (poll(2), WASI), whose OS wait is level-triggered and whose
+//!   wait set the table rewrites itself, a reported readable or writable
+//!   stays watched ("watch-through"), and the source's re-arm only notes,
+//!   with one atomic operation on the registration's word in [`Marks`]
+//!   and without the table's lock or an interruption, that it drained the
+//!   condition. When the OS shows the condition again, it is delivered if
+//!   the source drained it since (a new edge); if not, it is not
+//!   delivered, stops being watched, and the source's next re-arm takes
+//!   the lock and watches it again. So a source left undrained costs at
+//!   most one wake-up, and no edge is lost. Priority, error and the closed
+//!   conditions are disarmed when reported, and a re-arm that must watch
+//!   them again (or that finds its registration moved or gone) takes the
+//!   lock. IOCP's AFD polls are one-shot, so there a report disarms and
+//!   every re-arm takes the lock.
 //! * **Dropped sources.** A source that re-arms itself deregisters itself
 //!   when it is dropped. A raw fd closed while registered is forgotten
 //!   without an event once the OS reports it closed, or when its number is
@@ -61,8 +76,11 @@ use core::time::Duration;
 
 #[cfg(rouse_poll)]
 pub(crate) use self::regs::Entry;
+pub use self::regs::Marks;
 use self::regs::{already_registered, not_found};
 pub(crate) use self::regs::{Registrations, Trigger};
+#[cfg(rouse_poll)]
+pub(crate) use self::regs::{SLOW_R, SLOW_W};
 pub use self::shared::Zeroed;
 use self::shared::{Guard, Guarded, Lock, Shared};
 use super::ready::TableEvent;
@@ -120,6 +138,12 @@ pub trait Driver<const N: usize>: Sized + 'static {
     type Waker: Send + Sync + fmt::Debug;
     /// The backend's name, for `Debug`.
     const NAME: &'static str;
+    /// Whether the OS wait is level-triggered and rewritten by the table
+    /// itself at every wait (poll(2), WASI), so that a reported condition
+    /// can stay watched until its source drains it (the module docs'
+    /// "watch-through" re-arm). `false` where a watch is one-shot (IOCP's
+    /// AFD polls): a report disarms, and a re-arm takes the table's lock.
+    const LAZY: bool;
 
     /// Opens the selector's OS objects.
     fn open() -> io::Result<Self::Os>;
@@ -170,10 +194,12 @@ pub trait Driver<const N: usize>: Sized + 'static {
 
     /// Waits for readiness for at most `timeout` (`None`: no limit) and
     /// writes events into `events` (never empty), using
-    /// `Data::deliver` for each registration found ready.
+    /// `Data::deliver` (or `Data::deliver_through` with
+    /// [`LAZY`](Driver::LAZY)) for each registration found ready.
     fn wait(
         os: &Self::Os,
         data: &mut Data<Self, N>,
+        marks: &Marks<N>,
         events: &mut [Event<TableSelector<Self, N>>],
         timeout: Option<Duration>,
     ) -> io::Result<Waited>;
@@ -222,10 +248,29 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
     /// conditions `present`, if any of them is to be reported (see the
     /// module docs); updates what is armed. The driver then watches what
     /// the registration watches now.
-    #[cfg_attr(not(any(rouse_wasi, rouse_iocp)), allow(dead_code))]
+    #[cfg_attr(not(rouse_iocp), allow(dead_code))]
     #[inline]
     pub(crate) fn deliver(&mut self, i: usize, present: u8) -> Option<TableEvent> {
         let bits = self.regs.report(i, present);
+        if bits == 0 {
+            None
+        } else {
+            Some(TableEvent::new(self.regs.token(i), bits))
+        }
+    }
+
+    /// [`deliver`](Self::deliver) for a [`LAZY`](Driver::LAZY) driver: a
+    /// reported readable or writable stays watched, and is delivered
+    /// again only once its source has drained it (see the module docs).
+    #[cfg_attr(not(any(rouse_wasi, rouse_wasip2)), allow(dead_code))]
+    #[inline]
+    pub(crate) fn deliver_through(
+        &mut self,
+        marks: &Marks<N>,
+        i: usize,
+        present: u8,
+    ) -> Option<TableEvent> {
+        let (bits, _) = self.regs.get_mut(i)?.report_through(present, marks, i);
         if bits == 0 {
             None
         } else {
@@ -249,9 +294,10 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
     }
 
     /// Removes registration `i`.
-    fn forget(&mut self, os: &D::Os, i: usize) {
+    fn forget(&mut self, os: &D::Os, marks: &Marks<N>, i: usize) {
         D::detach(os, self, i);
         let from = self.regs.remove(i);
+        marks.removed(i, from);
         if from != i {
             if let Some(&ident) = self.idents.get(from) {
                 if let Some(slot) = self.idents.get_mut(i) {
@@ -265,14 +311,14 @@ impl<D: Driver<N>, const N: usize> Data<D, N> {
     /// Removes the registrations marked closed. Cold: a closed fd is rare,
     /// and the scan is over every registration.
     #[cold]
-    fn sweep(&mut self, os: &D::Os) {
+    fn sweep(&mut self, os: &D::Os, marks: &Marks<N>) {
         self.dead = 0;
         // From the end, so the entries still to look at never move.
         let mut i = self.regs.len();
         while i > 0 {
             i -= 1;
             if self.regs.entries().get(i).is_some_and(|e| e.is_dead()) {
-                self.forget(os, i);
+                self.forget(os, marks, i);
             }
         }
     }
@@ -293,12 +339,24 @@ pub struct Head<D: Driver<N>, const N: usize> {
     os: D::Os,
 }
 
-type State<D, const N: usize> = Shared<Head<D, N>, Guarded<Data<D, N>>>;
+/// The large part of a table backend's state: the table behind the lock,
+/// and the re-arm marks beside it, which re-arm handles reach without it.
+/// Valid when zeroed.
+#[repr(C)]
+pub struct Body<D: Driver<N>, const N: usize> {
+    data: Guarded<Data<D, N>>,
+    marks: Marks<N>,
+}
+
+// SAFETY: both fields are zero-valid.
+unsafe impl<D: Driver<N>, const N: usize> Zeroed for Body<D, N> {}
+
+type State<D, const N: usize> = Shared<Head<D, N>, Body<D, N>>;
 
 /// The lock and the table, from either a selector or a re-arm handle.
 struct View<'a, D: Driver<N>, const N: usize> {
     head: &'a Head<D, N>,
-    body: &'a Guarded<Data<D, N>>,
+    body: &'a Body<D, N>,
 }
 
 impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
@@ -307,7 +365,7 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
     #[cfg(feature = "std")]
     #[inline]
     fn modify<R>(&self, change: impl FnOnce(&D::Os, &mut Data<D, N>) -> R) -> R {
-        if let Some(mut data) = self.head.lock.try_lock(self.body) {
+        if let Some(mut data) = self.head.lock.try_lock(&self.body.data) {
             return change(&self.head.os, &mut data);
         }
         self.modify_waiting(change)
@@ -323,7 +381,7 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
         &self,
         change: impl FnOnce(&D::Os, &mut Data<D, N>) -> io::Result<T>,
     ) -> io::Result<T> {
-        match self.head.lock.try_lock(self.body) {
+        match self.head.lock.try_lock(&self.body.data) {
             Some(mut data) => change(&self.head.os, &mut data),
             None => Err(shared::in_use()),
         }
@@ -342,7 +400,7 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         self.head.waiting.fetch_add(1, Ordering::SeqCst);
         D::interrupt(&self.head.os);
-        let mut data = self.head.lock.lock(self.body);
+        let mut data = self.head.lock.lock(&self.body.data);
         self.head.waiting.fetch_sub(1, Ordering::SeqCst);
         change(&self.head.os, &mut data)
     }
@@ -360,7 +418,7 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             );
         }
-        Ok(self.head.lock.lock(self.body))
+        Ok(self.head.lock.lock(&self.body.data))
     }
 
     /// The poller's way in, without `std`: the table is never locked here
@@ -370,15 +428,32 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
     fn enter(&self) -> io::Result<Guard<'a, Data<D, N>>> {
         self.head
             .lock
-            .try_lock(self.body)
+            .try_lock(&self.body.data)
             .ok_or_else(shared::in_use)
     }
 
+    /// Re-arms `(raw, gen)` for `dirs`: without the lock if the driver
+    /// is lazy and the registration is still watching them (it only
+    /// notes the source drained), else with it.
     #[cfg(feature = "std")]
+    #[inline]
     fn rearm(&self, raw: D::Raw, gen: u32, hint: usize, dirs: Interest) {
+        if D::LAZY && self.body.marks.drained(hint, gen, dirs) {
+            return;
+        }
+        self.rearm_locked(raw, gen, hint, dirs);
+    }
+
+    #[cfg(feature = "std")]
+    #[inline(never)]
+    fn rearm_locked(&self, raw: D::Raw, gen: u32, hint: usize, dirs: Interest) {
+        let marks = &self.body.marks;
         self.modify(|os, data| {
             if let Some(i) = data.regs.find_exact(hint, raw, gen) {
                 let (conds, changed) = data.regs.rearm(i, dirs);
+                if D::LAZY {
+                    marks.set_slow(i, data.regs.get(i).slow());
+                }
                 D::rearmed(os, data, i, conds, changed);
             }
         });
@@ -386,9 +461,10 @@ impl<'a, D: Driver<N>, const N: usize> View<'a, D, N> {
 
     #[cfg(feature = "std")]
     fn forget(&self, raw: D::Raw, gen: u32, hint: usize) {
+        let marks = &self.body.marks;
         self.modify(|os, data| {
             if let Some(i) = data.regs.find_exact(hint, raw, gen) {
-                data.forget(os, i);
+                data.forget(os, marks, i);
             }
         });
     }
@@ -479,6 +555,7 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
         interests: Interest,
         trigger: Trigger,
     ) -> io::Result<(u32, usize)> {
+        let marks = &self.state.body().marks;
         self.view().modify(|os, data| {
             if let Some(old) = data.regs.find(raw) {
                 // The fd registered under this number was closed without a
@@ -487,7 +564,7 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
                 if !D::stale(os, data, old, ident) {
                     return Err(already_registered(raw));
                 }
-                data.forget(os, old);
+                data.forget(os, marks, old);
             }
             // Not registered: looked up above, or just removed.
             let (gen, i) = data.regs.insert_new(raw, token, interests, trigger)?;
@@ -499,16 +576,21 @@ impl<D: Driver<N>, const N: usize> TableSelector<D, N> {
                 data.regs.remove(i);
                 return Err(e);
             }
+            let slow = data.regs.entries().get(i).map_or(0, |e| e.slow());
+            marks.reset(i, gen, slow);
             Ok((gen, i))
         })
     }
 
     fn change(&self, raw: D::Raw, token: Token, interests: Interest) -> io::Result<(u32, usize)> {
+        let marks = &self.state.body().marks;
         self.view().modify(|os, data| {
             let Some(i) = data.regs.find(raw) else {
                 return Err(missing::<D, N>(os, raw));
             };
             let gen = data.regs.update(i, token, interests);
+            let slow = data.regs.entries().get(i).map_or(0, |e| e.slow());
+            marks.reset(i, gen, slow);
             D::watch(os, data, i);
             Ok((gen, i))
         })
@@ -587,9 +669,10 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
     }
 
     fn deregister(&self, raw: D::Raw) -> io::Result<()> {
+        let marks = &self.state.body().marks;
         self.view().modify(|os, data| match data.regs.find(raw) {
             Some(i) => {
-                data.forget(os, i);
+                data.forget(os, marks, i);
                 Ok(())
             }
             None => Err(missing::<D, N>(os, raw)),
@@ -605,9 +688,9 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
         let mut wait = timeout;
         loop {
             let mut data = view.enter()?;
-            let waited = D::wait(&view.head.os, &mut data, events, wait);
+            let waited = D::wait(&view.head.os, &mut data, &view.body.marks, events, wait);
             if data.dead != 0 {
-                data.sweep(&view.head.os);
+                data.sweep(&view.head.os, &view.body.marks);
             }
             drop(data);
             match waited? {
@@ -677,10 +760,10 @@ impl<D: Driver<N>, const N: usize> Selector for TableSelector<D, N> {
 }
 
 #[cfg(feature = "std")]
-impl<D: Driver<N>, const N: usize> super::Rearm for shared::Pair<Head<D, N>, Guarded<Data<D, N>>>
+impl<D: Driver<N>, const N: usize> super::Rearm for shared::Pair<Head<D, N>, Body<D, N>>
 where
     Head<D, N>: Send + Sync,
-    Guarded<Data<D, N>>: Send + Sync,
+    Body<D, N>: Send + Sync,
 {
     fn rearm(&self, raw: u64, gen: u32, hint: usize, dirs: Interest) {
         let view = View {

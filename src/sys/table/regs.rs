@@ -32,7 +32,12 @@
 //!   `WouldBlock`: the `net` types, pipes, `IoSource`) delivers a condition
 //!   once, then not again until it is re-armed, by `reregister` or by the
 //!   source's `Arm`. Each condition has its own bit, so a peer's close after
-//!   data was reported is a new event, as it is on epoll;
+//!   data was reported is a new event, as it is on epoll. With a lazy
+//!   driver ([`Entry::report_through`]) a delivered readable or writable
+//!   stays watched, and its re-arm is a mark in [`Marks`] taken without
+//!   the lock: seen again after that mark, it is delivered again; seen
+//!   again without it, it stops being watched until a re-arm under the
+//!   lock;
 //! * a *level* registration (a raw fd: `SourceFd`, which nothing re-arms)
 //!   delivers readable, writable, priority and error at every poll while
 //!   they are present.
@@ -78,6 +83,9 @@ pub(crate) struct Entry<R> {
     pub(crate) armed: u8,
     /// `LEVEL`, `DEAD`.
     flags: u8,
+    /// Readable or writable, reported and still watched until the source
+    /// drains it (edge registrations of a lazy driver; see [`Marks`]).
+    through: u8,
 }
 
 /// `Entry::flags`: a level registration.
@@ -107,11 +115,88 @@ impl<R: Copy> Entry<R> {
         self.flags & DEAD != 0
     }
 
-    /// The conditions the backend should watch now: the armed ones
-    /// (nothing for a dead entry).
+    /// The conditions the backend should watch now: the armed ones and
+    /// those watched through (nothing for a dead entry).
     #[inline]
     pub(crate) fn watching(&self) -> u8 {
-        self.armed
+        self.armed | self.through
+    }
+
+    /// The `SLOW_*` marks for this entry: the directions whose re-arm must
+    /// take the table's lock, because it would change what is watched
+    /// (a condition it restores is neither armed nor watched through).
+    /// Both for a level or dead entry, whose re-arms stay as they were.
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
+    pub(crate) fn slow(&self) -> u32 {
+        if self.flags & (LEVEL | DEAD) != 0 {
+            return SLOW_R | SLOW_W;
+        }
+        let missing = watchable(self.interests()) & !(self.armed | self.through);
+        let mut slow = 0;
+        if missing & (READABLE | PRIORITY | ERROR) != 0 {
+            slow |= SLOW_R;
+        }
+        if missing & (WRITABLE | ERROR) != 0 {
+            slow |= SLOW_W;
+        }
+        slow
+    }
+
+    /// [`report`](Self::report) for a lazy driver, whose wait watches
+    /// whatever [`watching`](Self::watching) says: an edge entry's first
+    /// report of readable or writable keeps watching it ("through"); when
+    /// the OS shows it again, it is delivered if the source drained it
+    /// since (`marks` says), else it stops being watched and the next
+    /// re-arm takes the lock. Other conditions, and level entries, are
+    /// reported as by `report`. Returns what to deliver, and whether what
+    /// is watched may have changed.
+    #[inline]
+    pub(crate) fn report_through<const N: usize>(
+        &mut self,
+        present: u8,
+        marks: &Marks<N>,
+        i: usize,
+    ) -> (u8, bool) {
+        if self.flags & LEVEL != 0 || !cfg!(feature = "std") {
+            let out = self.report(present);
+            return (out, out & (READ_CLOSED | WRITE_CLOSED) != 0);
+        }
+        let again = present & self.through;
+        if present & self.armed == 0 {
+            // The common case: only conditions watched through are shown.
+            if again == 0 {
+                return (0, false);
+            }
+            let drained = marks.take(i, again);
+            if drained != again {
+                self.through &= !(again & !drained);
+                marks.add_slow(i, self.slow());
+                return (drained, true);
+            }
+            return (drained, false);
+        }
+        let before = self.watching();
+        let mut out = present & self.armed;
+        self.armed &= !out;
+        let first = out & (READABLE | WRITABLE);
+        if again != 0 {
+            let drained = marks.take(i, again);
+            out |= drained;
+            self.through &= !(again & !drained);
+        }
+        if first != 0 {
+            self.through |= first;
+            marks.forget_drained(i, first);
+        }
+        if out & (READ_CLOSED | WRITE_CLOSED) != 0 {
+            let gone = closed_by(out);
+            self.armed &= !gone;
+            self.through &= !gone;
+        }
+        if before & !self.watching() != 0 {
+            marks.add_slow(i, self.slow());
+        }
+        (out, true)
     }
 
     /// The `Interest` bits (readable 1, writable 2, priority 4), for a
@@ -366,6 +451,7 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
             interests: interests.bits(),
             armed: watchable(interests),
             flags: if trigger == Trigger::Level { LEVEL } else { 0 },
+            through: 0,
         };
         self.len += 1;
         if Self::INDEXED {
@@ -390,6 +476,7 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
         e.token = token.0;
         e.interests = interests.bits();
         e.armed = watchable(interests);
+        e.through = 0;
         e.gen
     }
 
@@ -449,9 +536,12 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
             return (0, false);
         }
         let add = rearmed_by(dirs) & watchable(e.interests());
-        let before = e.armed;
+        let before = (e.armed, e.through);
+        // Armed: reported at the next sight, as a drained condition
+        // watched through would be.
         e.armed |= add;
-        (add, e.armed != before)
+        e.through &= !add;
+        (add, (e.armed, e.through) != before)
     }
 
     /// Marks entry `i` closed by the OS: it watches and reports nothing
@@ -461,6 +551,7 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
         if let Some(e) = self.entries.get_mut(i) {
             e.flags |= DEAD;
             e.armed = 0;
+            e.through = 0;
         }
     }
 
@@ -469,6 +560,210 @@ impl<R: Copy + Eq + TryInto<i64>, const N: usize> Registrations<R, N> {
     #[cfg_attr(not(any(test, rouse_wasi, rouse_iocp)), allow(dead_code))]
     pub(crate) fn token(&self, i: usize) -> usize {
         self.entries[i].token
+    }
+}
+
+/// `Marks` word: the source drained readable since it was last reported.
+const DRAINED_R: u32 = 1;
+/// `Marks` word: the source drained writable since it was last reported.
+const DRAINED_W: u32 = 2;
+/// `Marks` word: a re-arm for reading must take the lock.
+pub(crate) const SLOW_R: u32 = 4;
+/// `Marks` word: a re-arm for writing must take the lock.
+pub(crate) const SLOW_W: u32 = 8;
+/// `Marks` word: in use (a zeroed word matches no generation).
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+const VALID: u32 = 16;
+/// `Marks` word: the generation's low bits are above these.
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+const GEN_SHIFT: u32 = 5;
+
+/// The `DRAINED_*` bits for the conditions `conds` (readable, writable).
+#[cfg_attr(not(feature = "std"), allow(dead_code))]
+#[inline]
+fn drained_bits(conds: u8) -> u32 {
+    // The same bits as the conditions.
+    u32::from(conds & (READABLE | WRITABLE))
+}
+
+const _: () = assert!(DRAINED_R == READABLE as u32 && DRAINED_W == WRITABLE as u32);
+const _: () = assert!(SLOW_R == DRAINED_R << 2 && SLOW_W == DRAINED_W << 2);
+const _: () = assert!(
+    Interest::READABLE.bits() as u32 == DRAINED_R && Interest::WRITABLE.bits() as u32 == DRAINED_W
+);
+
+/// The re-arm marks of a lazy driver's table, one word per registration,
+/// kept beside the table's lock rather than under it, so that a source
+/// re-arms without the lock in the common case.
+///
+/// A word holds the registration's generation (its low 27 bits), whether
+/// the source drained readable or writable since each was last reported
+/// (`DRAINED_*`), and whether a re-arm for reading or writing would change
+/// what is watched and so must take the lock (`SLOW_*`). A re-arm handle
+/// whose generation does not match (its registration is gone, or moved to
+/// another index) takes the lock too, and finds it there or does nothing.
+/// (A handle kept across 2^27 registrations at the same index could take
+/// a newer one's word for its own: the worst it can do is note a drain
+/// that did not happen, one spurious event.)
+/// Only the lock holder changes a word's generation or `SLOW_*` bits; a
+/// re-arm without the lock only sets `DRAINED_*`, with a compare-and-swap
+/// that fails if anything changed meanwhile.
+///
+/// Without `std` nothing re-arms (there are no edge registrations), and
+/// the marks are empty.
+pub struct Marks<const N: usize> {
+    #[cfg(feature = "std")]
+    words: [core::sync::atomic::AtomicU32; N],
+}
+
+// SAFETY: `AtomicU32` has `u32`'s in-memory representation, and zero is a
+// valid (unused) word.
+unsafe impl<const N: usize> Zeroed for Marks<N> {}
+
+#[cfg(feature = "std")]
+use core::sync::atomic::Ordering::{AcqRel, Acquire};
+
+impl<const N: usize> Marks<N> {
+    /// The word of the registration with generation `gen`, no marks.
+    #[cfg(feature = "std")]
+    #[inline]
+    fn tag(gen: u32) -> u32 {
+        (gen << GEN_SHIFT) | VALID
+    }
+
+    /// A re-arm for `dirs` of the registration `(gen)` at `i`, without the
+    /// lock: notes the source drained them and returns `true`, or returns
+    /// `false` if the re-arm must take the lock (see the type's docs).
+    #[cfg(feature = "std")]
+    #[inline]
+    pub(crate) fn drained(&self, i: usize, gen: u32, dirs: Interest) -> bool {
+        let Some(word) = self.words.get(i) else {
+            return false;
+        };
+        // `Interest`'s readable and writable bits are `DRAINED_R` and
+        // `DRAINED_W`, and `SLOW_*` the same two bits higher.
+        let want = u32::from(dirs.bits()) & (DRAINED_R | DRAINED_W);
+        let slow = want << 2;
+        let tag = Self::tag(gen);
+        let mut w = word.load(Acquire);
+        loop {
+            if (w ^ tag) & !(VALID - 1) != 0 || w & slow != 0 || want == 0 {
+                return false;
+            }
+            if w & want == want {
+                return true;
+            }
+            match word.compare_exchange_weak(w, w | want, AcqRel, Acquire) {
+                Ok(_) => return true,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// With the lock: of the conditions `conds` (readable, writable),
+    /// watched through and shown again by the OS, takes those the source
+    /// drained (clearing their marks) and returns them; marks the others
+    /// `SLOW_*`, all in one step, so a concurrent re-arm either counts
+    /// or takes the lock.
+    #[inline]
+    pub(crate) fn take(&self, i: usize, conds: u8) -> u8 {
+        #[cfg(feature = "std")]
+        {
+            let want = drained_bits(conds);
+            let got = self.words[i].fetch_and(!want, AcqRel) & want;
+            if got == want {
+                return conds;
+            }
+            self.mark_undrained(i, want & !got) | got as u8
+        }
+        #[cfg(not(feature = "std"))]
+        {
+            let _ = i;
+            conds
+        }
+    }
+
+    /// [`take`](Self::take) for the conditions (`DRAINED_*` bits `want`)
+    /// not drained: marks them `SLOW_*`, unless a re-arm noted a drain
+    /// meanwhile (then takes it, and returns those conditions).
+    #[cfg(feature = "std")]
+    #[cold]
+    fn mark_undrained(&self, i: usize, want: u32) -> u8 {
+        let mut w = self.words[i].load(Acquire);
+        loop {
+            let got = w & want;
+            // DRAINED_R / _W sit two bits below SLOW_R / _W.
+            let new = (w & !got) | ((want & !got) << 2);
+            if new == w {
+                return 0;
+            }
+            match self.words[i].compare_exchange_weak(w, new, AcqRel, Acquire) {
+                Ok(_) => return got as u8,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// With the lock: `conds` (readable, writable) were just reported, so
+    /// a drain noted before is old news.
+    #[inline]
+    pub(crate) fn forget_drained(&self, i: usize, conds: u8) {
+        #[cfg(feature = "std")]
+        self.words[i].fetch_and(!drained_bits(conds), AcqRel);
+        #[cfg(not(feature = "std"))]
+        let _ = (i, conds);
+    }
+
+    /// With the lock: adds the `SLOW_*` bits `slow`.
+    #[inline]
+    pub(crate) fn add_slow(&self, i: usize, slow: u32) {
+        #[cfg(feature = "std")]
+        self.words[i].fetch_or(slow, AcqRel);
+        #[cfg(not(feature = "std"))]
+        let _ = (i, slow);
+    }
+
+    /// With the lock, after a re-arm: sets the `SLOW_*` bits to `slow`.
+    #[cfg(feature = "std")]
+    pub(crate) fn set_slow(&self, i: usize, slow: u32) {
+        let mut w = self.words[i].load(Acquire);
+        loop {
+            let new = (w & !(SLOW_R | SLOW_W)) | slow;
+            if new == w {
+                return;
+            }
+            match self.words[i].compare_exchange_weak(w, new, AcqRel, Acquire) {
+                Ok(_) => return,
+                Err(now) => w = now,
+            }
+        }
+    }
+
+    /// With the lock: registration `i` is new or reregistered, with
+    /// generation `gen` and the `SLOW_*` bits `slow`.
+    #[inline]
+    pub(crate) fn reset(&self, i: usize, gen: u32, slow: u32) {
+        #[cfg(feature = "std")]
+        self.words[i].store(Self::tag(gen) | slow, core::sync::atomic::Ordering::Release);
+        #[cfg(not(feature = "std"))]
+        let _ = (i, gen, slow);
+    }
+
+    /// With the lock: registration `i` was removed and the one at `from`
+    /// moved into it (`from == i`: it was the last). The moved word keeps
+    /// the marks set until now; `from`'s is emptied first, so a re-arm
+    /// racing the move either lands before it (and moves along) or fails.
+    #[inline]
+    pub(crate) fn removed(&self, i: usize, from: usize) {
+        #[cfg(feature = "std")]
+        {
+            let moved = self.words[from].swap(0, AcqRel);
+            if from != i {
+                self.words[i].store(moved, core::sync::atomic::Ordering::Release);
+            }
+        }
+        #[cfg(not(feature = "std"))]
+        let _ = (i, from);
     }
 }
 
@@ -583,6 +878,68 @@ mod tests {
         t.update(i, Token(1), Interest::WRITABLE);
         assert_eq!(t.report(i, READABLE | WRITABLE), WRITABLE);
         assert_eq!(t.token(i), 1);
+    }
+
+    // Without std nothing re-arms, and the marks are empty.
+    #[cfg(feature = "std")]
+    #[test]
+    fn watched_through_conditions_are_delivered_again_only_once_drained() {
+        let mut t = table::<2>();
+        let marks: std::boxed::Box<Marks<2>> = std::boxed::Box::new(Marks::zeroed());
+        let i = t
+            .insert(
+                5,
+                Token(0),
+                Interest::READABLE | Interest::WRITABLE,
+                Trigger::Edge,
+            )
+            .unwrap();
+        let gen = t.get(i).gen;
+        marks.reset(i, gen, t.get(i).slow());
+        // A drain noted before the first report is old news.
+        assert!(marks.drained(i, gen, Interest::READABLE));
+        let e = t.get_mut(i).unwrap();
+        assert_eq!(e.report_through(READABLE, &marks, i), (READABLE, true));
+        // Still watched, and not delivered again until drained.
+        assert_eq!(
+            e.watching(),
+            watchable(Interest::READABLE | Interest::WRITABLE)
+        );
+        assert!(marks.drained(i, gen, Interest::READABLE));
+        assert_eq!(e.report_through(READABLE, &marks, i), (READABLE, false));
+        // Shown again undrained: not delivered, no longer watched, and the
+        // next re-arm must take the lock.
+        assert_eq!(e.report_through(READABLE, &marks, i), (0, true));
+        assert_eq!(e.watching() & READABLE, 0);
+        assert!(!marks.drained(i, gen, Interest::READABLE));
+        // Writing is unaffected.
+        assert!(marks.drained(i, gen, Interest::WRITABLE));
+        // The locked re-arm watches it again and clears the slow mark.
+        assert!(t.rearm(i, Interest::READABLE).1);
+        marks.set_slow(i, t.get(i).slow());
+        assert!(marks.drained(i, gen, Interest::READABLE));
+        let e = t.get_mut(i).unwrap();
+        assert_eq!(
+            e.report_through(READABLE | WRITABLE, &marks, i).0,
+            READABLE | WRITABLE
+        );
+        // An error is reported once; re-arms then take the lock.
+        assert_eq!(e.report_through(ERROR, &marks, i).0, ERROR);
+        assert!(!marks.drained(i, gen, Interest::READABLE));
+        assert!(!marks.drained(i, gen, Interest::WRITABLE));
+        // A stale handle (another generation) never takes the fast path.
+        assert!(!marks.drained(i, gen.wrapping_add(1), Interest::READABLE));
+        // Removal empties the word; a moved registration's word moves.
+        let j = insert(&mut t, 6).unwrap();
+        let gen_j = t.get(j).gen;
+        marks.reset(j, gen_j, t.get(j).slow());
+        let from = t.remove(i);
+        marks.removed(i, from);
+        assert!(!marks.drained(j, gen_j, Interest::READABLE));
+        assert!(marks.drained(i, gen_j, Interest::READABLE));
+        let from = t.remove(i);
+        marks.removed(i, from);
+        assert!(!marks.drained(i, gen_j, Interest::READABLE));
     }
 
     #[test]
