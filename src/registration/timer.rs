@@ -225,6 +225,8 @@ impl<S: Selector, const N: usize, const T: usize> Reactor<S, N, T> {
     /// slot is taken; an error after [`shutdown`](Reactor::shutdown).
     ///
     /// ```
+    /// # #[cfg(feature = "std")]
+    /// # fn main() -> Result<(), rouse::io::Error> {
     /// use rouse::registration::Reactor;
     /// use std::time::Duration;
     ///
@@ -235,7 +237,11 @@ impl<S: Selector, const N: usize, const T: usize> Reactor<S, N, T> {
     ///     Ok::<(), rouse::io::Error>(())
     /// })??;
     /// assert!(reactor.now() - start >= Duration::from_millis(20));
-    /// # Ok::<(), rouse::io::Error>(())
+    /// # Ok(())
+    /// # }
+    /// # // `block_on` needs `std`.
+    /// # #[cfg(not(feature = "std"))]
+    /// # fn main() {}
     /// ```
     pub fn sleep(&self, duration: Duration) -> io::Result<Sleep<'_, S, N, T>> {
         // A deadline past the clock's range never comes.
@@ -265,6 +271,8 @@ impl<S: Selector, const N: usize, const T: usize> Reactor<S, N, T> {
     /// [`sleep`](Reactor::sleep)), not later.
     ///
     /// ```
+    /// # #[cfg(feature = "std")]
+    /// # fn main() -> Result<(), rouse::io::Error> {
     /// use rouse::registration::Reactor;
     /// use std::future::pending;
     /// use std::time::Duration;
@@ -273,7 +281,11 @@ impl<S: Selector, const N: usize, const T: usize> Reactor<S, N, T> {
     /// let never = pending::<()>();
     /// let result = reactor.block_on(reactor.timeout(Duration::from_millis(5), never)?)?;
     /// assert!(result.is_err());
-    /// # Ok::<(), rouse::io::Error>(())
+    /// # Ok(())
+    /// # }
+    /// # // `block_on` needs `std`.
+    /// # #[cfg(not(feature = "std"))]
+    /// # fn main() {}
     /// ```
     pub fn timeout<'a, F>(
         &'a self,
