@@ -60,7 +60,14 @@
 //!   `WouldBlock`. The `net` types and `event::IoSource` (with `std`) re-arm
 //!   themselves on the table backends (after `WouldBlock`, or a read or
 //!   write that moved less than it was given).
-//! * A raw fd ([`unix::SourceFd`]) is level-triggered on the table
+#![cfg_attr(
+    unix,
+    doc = "* A raw fd ([`unix::SourceFd`]) is level-triggered on the table"
+)]
+#![cfg_attr(
+    not(unix),
+    doc = "* A raw fd (`unix::SourceFd`, on Unix) is level-triggered on the table"
+)]
 //!   backends, which cannot know when it was drained: read it until
 //!   `WouldBlock` and it needs no `reregister`, as on epoll; readiness left
 //!   in place is reported at every poll there.

@@ -13,7 +13,14 @@ use crate::{io, Interest, Registry, Token};
 ///
 /// Call [`Registry::register`], not these methods: the registry checks the
 /// token first. Implementations delegate to a type that already implements
-/// `Source`, such as a net type or [`SourceFd`](crate::unix::SourceFd).
+#[cfg_attr(
+    unix,
+    doc = "`Source`, such as a net type or [`SourceFd`](crate::unix::SourceFd)."
+)]
+#[cfg_attr(
+    not(unix),
+    doc = "`Source`, such as a net type or `SourceFd` (on Unix)."
+)]
 ///
 /// # Dropping
 ///

@@ -1,8 +1,15 @@
 //! Networking primitives: non-blocking sockets that are readiness sources.
 //!
 //! The types match mio 1.x's `mio::net`: [`TcpListener`], [`TcpStream`],
-//! [`UdpSocket`] and, on Unix, [`UnixListener`], [`UnixStream`] and
-//! [`UnixDatagram`]. Each is a thin wrapper over the std socket of the same
+#![cfg_attr(
+    unix,
+    doc = "[`UdpSocket`] and, on Unix, [`UnixListener`], [`UnixStream`] and [`UnixDatagram`]."
+)]
+#![cfg_attr(
+    not(unix),
+    doc = "[`UdpSocket`] and, on Unix, `UnixListener`, `UnixStream` and `UnixDatagram`."
+)]
+//! Each is a thin wrapper over the std socket of the same
 //! name that implements [`Source`](crate::event::Source) for every backend,
 //! so one socket type works with epoll and poll(2) in the same program.
 //!
