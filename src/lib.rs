@@ -51,7 +51,14 @@
 //! `poll` on wasip2), else poll(2) on Unix; the README states the rule in
 //! full. Backends whose kernel keeps no
 //! registrations (poll(2), WASI, IOCP) share one table core of `N` entries
-//! fixed at compile time ([`sys::TableSelector`]); a full table is an
+#![cfg_attr(
+    rouse_table,
+    doc = "fixed at compile time ([`sys::TableSelector`]); a full table is an"
+)]
+#![cfg_attr(
+    not(rouse_table),
+    doc = "fixed at compile time (`sys::TableSelector`); a full table is an"
+)]
 //! error ([`io::TABLE_FULL`]), never a reallocation.
 //!
 //! ## The same behaviour on every backend
@@ -121,7 +128,8 @@ pub use token::Token;
 pub use waker::Waker;
 
 /// Unix-only extensions: [`SourceFd`](unix::SourceFd) for any raw fd and,
-/// with the `std` feature, [`pipe`](unix::pipe).
+#[cfg_attr(feature = "std", doc = "with the `std` feature, [`pipe`](unix::pipe).")]
+#[cfg_attr(not(feature = "std"), doc = "with the `std` feature, `pipe`.")]
 #[cfg(unix)]
 pub mod unix {
     pub use crate::sys::unix::SourceFd;

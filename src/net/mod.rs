@@ -6,8 +6,12 @@
     doc = "[`UdpSocket`] and, on Unix, [`UnixListener`], [`UnixStream`] and [`UnixDatagram`]."
 )]
 #![cfg_attr(
-    not(unix),
+    all(not(unix), not(rouse_wasi)),
     doc = "[`UdpSocket`] and, on Unix, `UnixListener`, `UnixStream` and `UnixDatagram`."
+)]
+#![cfg_attr(
+    rouse_wasi,
+    doc = "`UdpSocket` (not on wasm32-wasip1) and, on Unix, `UnixListener`, `UnixStream` and `UnixDatagram`."
 )]
 //! Each is a thin wrapper over the std socket of the same
 //! name that implements [`Source`](crate::event::Source) for every backend,
@@ -29,7 +33,7 @@
 //! operation on the caller's behalf: every result is the OS's.
 //!
 //! On wasm32-wasip2 (WASI 0.2, whose `wasi:sockets` are real sockets)
-//! [`TcpListener`], [`TcpStream`] and [`UdpSocket`] all work: bind,
+//! `TcpListener`, `TcpStream` and `UdpSocket` all work: bind,
 //! accept, a connect that does not wait (reported `WRITABLE` when the
 //! handshake is over), `from_std`, with the host's network granted
 //! (`wasmtime run -S inherit-network=y`). WASI has no Unix sockets, so

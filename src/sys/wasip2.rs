@@ -116,8 +116,8 @@ unsafe impl<const N: usize> Zeroed for Wasip2Native<N> {}
 /// from the file registered under it: a hash of its device and inode for
 /// files, of its local and peer addresses for sockets (wasi-libc gives
 /// sockets no inode), 0 where neither is known. Its low bits say it is
-/// known ([`KNOWN`]), whether it is a listening socket ([`LISTENER`]) and
-/// whether it was a TCP socket still connecting ([`CONNECTING`]).
+/// known (`KNOWN`), whether it is a listening socket (`LISTENER`) and
+/// whether it was a TCP socket still connecting (`CONNECTING`).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[repr(transparent)]
 pub struct FileIdent(u64);
