@@ -98,6 +98,8 @@
 //! ```
 
 mod io_source;
+#[cfg(any(unix, rouse_wasip2))]
+mod sockaddr;
 #[cfg(unix)]
 mod socket;
 #[cfg(rouse_wasi)]

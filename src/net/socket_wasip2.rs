@@ -14,9 +14,10 @@
 //! retry, or keep a descriptor it does not hand back as an [`OwnedFd`].
 
 use std::io;
-use std::mem::{self, size_of};
 use std::net::{self, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::sockaddr::to_raw;
 
 /// Accepts a connection as a non-blocking socket, with the peer's address.
 pub(crate) fn accept(listener: &net::TcpListener) -> io::Result<(OwnedFd, SocketAddr)> {
@@ -53,7 +54,7 @@ pub(crate) fn tcp_connect(addr: &SocketAddr) -> io::Result<OwnedFd> {
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let (raw, len) = to_raw(addr);
     // SAFETY: `raw` is a live sockaddr of `len` bytes.
-    let r = unsafe { libc::connect(fd.as_raw_fd(), (&raw as *const RawSocketAddr).cast(), len) };
+    let r = unsafe { libc::connect(fd.as_raw_fd(), raw.as_ptr(), len) };
     if r < 0 {
         let err = io::Error::last_os_error();
         if err.raw_os_error() != Some(libc::EINPROGRESS) {
@@ -112,38 +113,4 @@ pub(crate) fn take_error(stream: &net::TcpStream) -> io::Result<Option<io::Error
     finish_connect(stream.as_raw_fd())?;
     let err = stream.take_error()?;
     Ok(if in_progress(&err) { None } else { err })
-}
-
-/// An IP address as C's `sockaddr_in` or `sockaddr_in6`.
-#[repr(C)]
-union RawSocketAddr {
-    v4: libc::sockaddr_in,
-    v6: libc::sockaddr_in6,
-}
-
-/// Converts `addr` for `connect`, with its length.
-fn to_raw(addr: &SocketAddr) -> (RawSocketAddr, libc::socklen_t) {
-    match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: sockaddr_in is plain integers; all zeroes is valid.
-            let mut sin: libc::sockaddr_in = unsafe { mem::zeroed() };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = a.port().to_be();
-            // Both are in network byte order: the octets' order in memory.
-            sin.sin_addr.s_addr = u32::from_ne_bytes(a.ip().octets());
-            let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            (RawSocketAddr { v4: sin }, len)
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: sockaddr_in6 is plain integers; all zeroes is valid.
-            let mut sin6: libc::sockaddr_in6 = unsafe { mem::zeroed() };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = a.port().to_be();
-            sin6.sin6_flowinfo = a.flowinfo();
-            sin6.sin6_addr.s6_addr = a.ip().octets();
-            sin6.sin6_scope_id = a.scope_id();
-            let len = size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            (RawSocketAddr { v6: sin6 }, len)
-        }
-    }
 }
