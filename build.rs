@@ -14,6 +14,7 @@
 //! | `rouse_iocp` | features `iocp` and `std`, target Windows |
 //! | `rouse_table` | any of `rouse_poll`, `rouse_wasi`, `rouse_wasip2`, `rouse_iocp` (the table backends) |
 //! | `rouse_sock_flags` | `socket`/`accept4` take `SOCK_NONBLOCK \| SOCK_CLOEXEC` |
+//! | `rouse_raw_syscalls` | glibc on 64-bit x86, ARM or RISC-V Linux, unless `ROUSE_LIBC_CALLS` is set or a sanitizer is on: the hot-path system calls skip glibc's cancellation bookkeeping (`src/sys/unix/syscall.rs`) |
 //!
 //! What the compiler has:
 //!
@@ -43,10 +44,15 @@ const SOCK_FLAGS_OS: &[&str] = &[
     "openbsd",
     "illumos",
 ];
+/// Where glibc's `syscall(2)` makes the hot-path calls (see
+/// `src/sys/unix/syscall.rs`): the same system call numbers and argument
+/// layouts on every kernel Rust supports there.
+const RAW_SYSCALL_ARCH: &[&str] = &["x86_64", "aarch64", "riscv64"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=RUSTC");
+    println!("cargo:rerun-if-env-changed=ROUSE_LIBC_CALLS");
 
     let minor = rustc_minor();
     let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -66,6 +72,17 @@ fn main() {
     let wasi = feature("wasi") && wasi_os && (env.is_empty() || env == "p1");
     let wasip2 = feature("wasi") && wasi_os && env == "p2";
     let iocp = feature("iocp") && feature("std") && windows;
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
+    let width = env::var("CARGO_CFG_TARGET_POINTER_WIDTH").unwrap_or_default();
+    let libc_calls = env::var_os("ROUSE_LIBC_CALLS").is_some_and(|v| !v.is_empty() && v != "0");
+    // The sanitizers see system calls through libc's functions only.
+    let sanitized = env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| f.contains("sanitizer"));
+    let raw_syscalls = os == "linux"
+        && env == "gnu"
+        && width == "64"
+        && RAW_SYSCALL_ARCH.contains(&arch.as_str())
+        && !libc_calls
+        && !sanitized;
     let cfgs = [
         ("rouse_epoll", epoll),
         ("rouse_kqueue", feature("kqueue") && kqueue_os),
@@ -76,6 +93,7 @@ fn main() {
         ("rouse_iocp", iocp),
         ("rouse_table", poll || wasi || wasip2 || iocp),
         ("rouse_sock_flags", SOCK_FLAGS_OS.contains(&os.as_str())),
+        ("rouse_raw_syscalls", raw_syscalls),
         ("rouse_storage_full", minor.is_some_and(|m| m >= 83)),
         ("rouse_core_error", minor.is_some_and(|m| m >= 81)),
         ("rouse_new_uninit", minor.is_some_and(|m| m >= 82)),

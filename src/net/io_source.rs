@@ -13,6 +13,8 @@ use std::io;
 use std::os::fd::AsRawFd;
 
 use crate::event::IoSource;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+use crate::sys::unix::syscall;
 use crate::Interest;
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -47,12 +49,13 @@ impl<T: AsRawFd> IoSource<T> {
         // SAFETY: `buf` is valid for writes of `len` bytes for the length
         // of the call; the fd is the socket this value owns, open while
         // `self` is borrowed.
-        let n = unsafe { libc::recv(self.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), len, 0) };
+        let n =
+            unsafe { syscall::recv(self.get_ref().as_raw_fd(), buf.as_mut_ptr().cast(), len, 0) };
         if n >= 0 {
             self.after_io(n as usize, len, Interest::READABLE);
             Ok(n as usize)
         } else {
-            Err(self.os_error(Interest::READABLE))
+            Err(self.os_error(n, Interest::READABLE))
         }
     }
 
@@ -64,7 +67,7 @@ impl<T: AsRawFd> IoSource<T> {
         // the call; the fd is the socket this value owns, open while `self`
         // is borrowed.
         let n = unsafe {
-            libc::send(
+            syscall::send(
                 self.get_ref().as_raw_fd(),
                 buf.as_ptr().cast(),
                 len,
@@ -75,16 +78,18 @@ impl<T: AsRawFd> IoSource<T> {
             self.after_io(n as usize, len, Interest::WRITABLE);
             Ok(n as usize)
         } else {
-            Err(self.os_error(Interest::WRITABLE))
+            Err(self.os_error(n, Interest::WRITABLE))
         }
     }
 
-    /// The error of the system call that just failed (`errno`), after the
-    /// re-arm it may call for.
+    /// The error of the system call that just failed with `ret` (`-errno`),
+    /// after the re-arm it may call for.
     #[cold]
     #[inline(never)]
-    fn os_error(&self, interest: Interest) -> io::Error {
-        let err = io::Error::last_os_error();
+    fn os_error(&self, ret: isize, interest: Interest) -> io::Error {
+        // What `syscall::error` makes, built here: one call fewer on the
+        // `WouldBlock` that ends every drain.
+        let err = io::Error::from_raw_os_error(-ret as i32);
         self.after_error(&err, interest);
         err
     }

@@ -18,6 +18,8 @@ use std::os::unix::ffi::OsStrExt;
 
 use super::sockaddr::to_raw;
 use crate::sys::unix::cvt;
+#[cfg(rouse_sock_flags)]
+use crate::sys::unix::syscall;
 
 /// Platforms whose `socket` and `accept4` take `SOCK_NONBLOCK |
 /// SOCK_CLOEXEC`, which sets both flags atomically.
@@ -71,16 +73,17 @@ cfg_sock_flags! {
         let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
         // SAFETY: `storage` and `len` are valid for writes and `len` is the
         // size of `storage`, as accept4(2) requires.
-        let new = cvt(unsafe {
-            libc::accept4(
+        let new = syscall::check(unsafe {
+            syscall::accept4(
                 fd.as_raw_fd(),
                 (&mut storage as *mut libc::sockaddr_storage).cast(),
                 &mut len,
                 flags,
             )
         })?;
-        // SAFETY: `new` was just created and is owned by nothing else.
-        let new = unsafe { OwnedFd::from_raw_fd(new) };
+        // SAFETY: `new` was just created (an fd fits a c_int) and is owned
+        // by nothing else.
+        let new = unsafe { OwnedFd::from_raw_fd(new as libc::c_int) };
         Ok((new, to_socket_addr(&storage, len)?))
     }
 }

@@ -212,14 +212,14 @@ impl Selector for EpollSelector {
         // `EpollEvent`, itself repr(transparent) over `epoll_event`, so the
         // slice is `max` writable epoll_events that the kernel may fill.
         let n = unsafe {
-            libc::epoll_wait(
+            super::unix::syscall::epoll_wait(
                 self.ep.raw(),
                 events.as_mut_ptr().cast::<libc::epoll_event>(),
                 max,
                 timeout_ms(timeout),
             )
         };
-        cvt(n).map(|n| n as usize)
+        super::unix::syscall::check(n)
     }
 
     fn new_waker(&self, token: Token) -> io::Result<EpollWaker> {

@@ -31,7 +31,7 @@ use super::table::shared::Zeroed;
 use super::table::{Data, Driver, Entry, Marks, TableSelector, Trigger, Waited, SLOW_R, SLOW_W};
 use super::timeout_ms;
 use super::unix::notify::{signal_fd, Notify};
-use super::unix::{cvt, last_error, Fd};
+use super::unix::{cvt, Fd};
 use crate::sys::event::Event;
 use crate::{io, Interest, Token};
 
@@ -254,7 +254,7 @@ impl<const N: usize> Driver<N> for PollDriver {
         // the pointer comes from the whole struct, which the table lock
         // keeps exclusively ours for the call.
         let n = unsafe {
-            libc::poll(
+            super::unix::syscall::poll(
                 (&mut data.native as *mut PollNative<N>).cast::<libc::pollfd>(),
                 nfds as libc::nfds_t,
                 timeout_ms(timeout),
@@ -265,7 +265,7 @@ impl<const N: usize> Driver<N> for PollDriver {
             return if n == 0 {
                 Ok(Waited::Ready(0))
             } else {
-                Err(last_error())
+                Err(super::unix::syscall::error(n))
             };
         }
 

@@ -2,6 +2,7 @@
 //! notification fd (eventfd where it exists, a pipe elsewhere).
 
 mod source_fd;
+pub(crate) mod syscall;
 pub use self::source_fd::SourceFd;
 
 #[cfg(feature = "poll")]
@@ -34,14 +35,29 @@ pub(crate) fn last_error() -> io::Error {
     }
 }
 
-#[cfg(not(feature = "std"))]
+/// The error with OS error code `code` (an `errno` value).
+#[cold]
+pub(crate) fn os_error(code: i32) -> io::Error {
+    #[cfg(feature = "std")]
+    {
+        std::io::Error::from_raw_os_error(code)
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        io::os_error(code)
+    }
+}
+
+/// The calling thread's `errno`.
+// Used where rouse calls libc's wrappers (see `syscall`) and without std.
+#[allow(dead_code)]
 fn errno() -> i32 {
     // SAFETY: the errno location is valid for the calling thread for its
     // whole life; reading it has no side effect.
     unsafe { *errno_location() }
 }
 
-#[cfg(not(feature = "std"))]
+#[allow(dead_code)]
 unsafe fn errno_location() -> *mut libc::c_int {
     cfg_if::cfg_if! {
         if #[cfg(any(target_os = "linux", target_os = "redox", target_os = "dragonfly", target_os = "fuchsia"))] {
@@ -99,11 +115,11 @@ impl Drop for Fd {
 pub(crate) fn eventfd_signal(fd: libc::c_int) -> io::Result<()> {
     let one: u64 = 1;
     // SAFETY: writes 8 bytes from a local u64, as eventfd requires.
-    let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+    let n = unsafe { syscall::write(fd, (&one as *const u64).cast(), 8) };
     if n == 8 {
         return Ok(());
     }
-    eventfd_signal_retry(fd)
+    eventfd_signal_retry(fd, n)
 }
 
 /// The rest of [`eventfd_signal`] after a write that did not take:
@@ -111,21 +127,21 @@ pub(crate) fn eventfd_signal(fd: libc::c_int) -> io::Result<()> {
 #[cfg(any(target_os = "linux", target_os = "android"))]
 #[cold]
 #[inline(never)]
-fn eventfd_signal_retry(fd: libc::c_int) -> io::Result<()> {
+fn eventfd_signal_retry(fd: libc::c_int, mut n: isize) -> io::Result<()> {
     let one: u64 = 1;
     loop {
-        let err = last_error();
+        let err = syscall::error(n.min(-1));
         match err.kind() {
             io::ErrorKind::WouldBlock => {
                 let mut sink: u64 = 0;
                 // SAFETY: reads 8 bytes into a local u64.
-                unsafe { libc::read(fd, (&mut sink as *mut u64).cast(), 8) };
+                unsafe { syscall::read(fd, (&mut sink as *mut u64).cast(), 8) };
             }
             io::ErrorKind::Interrupted => {}
             _ => return Err(err),
         }
         // SAFETY: writes 8 bytes from a local u64, as eventfd requires.
-        let n = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
+        n = unsafe { syscall::write(fd, (&one as *const u64).cast(), 8) };
         if n == 8 {
             return Ok(());
         }

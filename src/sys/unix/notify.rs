@@ -67,7 +67,9 @@ impl Notify {
         let mut buf = [0u8; 64];
         loop {
             // SAFETY: reads into a local buffer of the length given.
-            let n = unsafe { libc::read(self.read.raw(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe {
+                super::syscall::read(self.read.raw(), buf.as_mut_ptr().cast(), buf.len())
+            };
             // An eventfd is emptied by one read; a pipe may need more.
             if n <= 0 || cfg!(any(target_os = "linux", target_os = "android")) {
                 break;
@@ -84,9 +86,9 @@ pub(crate) fn signal_fd(fd: libc::c_int) -> io::Result<()> {
     {
         let byte = 1u8;
         // SAFETY: writes one byte from a local.
-        let n = unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        let n = unsafe { super::syscall::write(fd, (&byte as *const u8).cast(), 1) };
         if n < 0 {
-            let err = super::last_error();
+            let err = super::syscall::error(n);
             // A full pipe is already readable: the signal is not lost.
             if err.kind() != io::ErrorKind::WouldBlock {
                 return Err(err);
