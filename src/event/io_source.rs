@@ -224,7 +224,11 @@ impl<T> IoSource<T> {
     /// backends that need it (see [`Registration::after_failure`]).
     #[inline]
     pub(crate) fn after_error(&self, err: &io::Error, interest: Interest) {
-        self.reg.after_failure(err, interest);
+        // Tested here, inline: on epoll and kqueue there is never a handle,
+        // and the call is skipped.
+        if self.reg.arm.is_some() {
+            self.reg.after_failure(err, interest);
+        }
     }
 
     /// After a read or write that moved `done` of `asked` bytes: re-arms
