@@ -29,7 +29,6 @@ use core::time::Duration;
 use super::ready::{TableEvent, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use super::table::shared::Zeroed;
 use super::table::{Data, Driver, Entry, Marks, TableSelector, Trigger, Waited, SLOW_R, SLOW_W};
-use super::timeout_ms;
 use super::unix::notify::{signal_fd, Notify};
 use super::unix::{cvt, Fd};
 use crate::sys::event::Event;
@@ -257,7 +256,7 @@ impl<const N: usize> Driver<N> for PollDriver {
             super::unix::syscall::poll(
                 (&mut data.native as *mut PollNative<N>).cast::<libc::pollfd>(),
                 nfds as libc::nfds_t,
-                timeout_ms(timeout),
+                timeout,
             )
         };
         if n <= 0 {

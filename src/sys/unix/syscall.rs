@@ -32,6 +32,8 @@
 
 #![allow(dead_code)] // Which of them a build uses depends on its features.
 
+use core::time::Duration;
+
 use libc::{c_int, c_void, size_t};
 
 use crate::io;
@@ -83,19 +85,33 @@ cfg_if::cfg_if! {
             }
         }
 
-        /// `poll(2)` with a timeout in milliseconds (`-1`: none), as `ppoll`
-        /// with no signal mask.
+        /// `poll(2)` (`None`: no timeout, anything else rounded up to a
+        /// millisecond), as `ppoll` with no signal mask.
         ///
         /// # Safety
         /// `fds` must be valid for reads and writes of `nfds` `pollfd`s.
         #[inline]
-        pub(crate) unsafe fn poll(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout_ms: c_int) -> isize {
-            // The kernel's timespec on these 64-bit targets: two 64-bit words.
-            let ts: [i64; 2] = [
-                i64::from(timeout_ms / 1000),
-                i64::from(timeout_ms % 1000) * 1_000_000,
-            ];
-            let tsp = if timeout_ms < 0 { 0 } else { &ts as *const [i64; 2] as usize };
+        pub(crate) unsafe fn poll(
+            fds: *mut libc::pollfd,
+            nfds: libc::nfds_t,
+            timeout: Option<Duration>,
+        ) -> isize {
+            // The kernel's timespec on these 64-bit targets: two 64-bit
+            // words, seconds capped where they would turn negative (the
+            // kernel caps what it adds to the clock).
+            let mut ts = timeout.map(|t| {
+                // Rounded up to a millisecond, as every backend does (so a
+                // 1 ns timeout waits instead of spinning).
+                let secs = t.as_secs().min(i64::MAX as u64 - 1) as i64;
+                match t.subsec_nanos().div_ceil(1_000_000) {
+                    1000 => [secs + 1, 0],
+                    ms => [secs, i64::from(ms) * 1_000_000],
+                }
+            });
+            let tsp = match &mut ts {
+                None => 0,
+                Some(ts) => ts as *mut [i64; 2] as usize,
+            };
             // SAFETY: with a null signal mask ppoll is poll with a timespec
             // timeout (null: none); `ts` outlives the call (the kernel may
             // write the time left into it); the caller vouches for `fds`.
@@ -214,14 +230,20 @@ cfg_if::cfg_if! {
             kernel_style(unsafe { libc::epoll_wait(epfd, events, max, timeout) } as isize)
         }
 
-        /// `poll(2)`, with a timeout in milliseconds (`-1`: none).
+        /// `poll(2)` (`None`: no timeout, anything else rounded up to a
+        /// millisecond: see [`timeout_ms`](crate::sys::timeout_ms)).
         ///
         /// # Safety
         /// `fds` must be valid for reads and writes of `nfds` `pollfd`s.
         #[inline]
-        pub(crate) unsafe fn poll(fds: *mut libc::pollfd, nfds: libc::nfds_t, timeout_ms: c_int) -> isize {
+        pub(crate) unsafe fn poll(
+            fds: *mut libc::pollfd,
+            nfds: libc::nfds_t,
+            timeout: Option<Duration>,
+        ) -> isize {
+            let ms = crate::sys::timeout_ms(timeout);
             // SAFETY: the caller vouches for `fds`.
-            kernel_style(unsafe { libc::poll(fds, nfds, timeout_ms) } as isize)
+            kernel_style(unsafe { libc::poll(fds, nfds, ms) } as isize)
         }
 
         /// `recv(2)`.
@@ -393,11 +415,14 @@ mod tests {
             revents: 0,
         };
         // SAFETY: one pollfd.
-        assert_eq!(unsafe { poll(&mut pfd, 1, 0) }, 0);
+        assert_eq!(unsafe { poll(&mut pfd, 1, Some(Duration::ZERO)) }, 0);
         // SAFETY: 3 readable bytes.
         assert_eq!(unsafe { send(b.raw(), b"abc".as_ptr().cast(), 3, 0) }, 3);
         // SAFETY: one pollfd; a finite timeout that readiness cuts short.
-        assert_eq!(unsafe { poll(&mut pfd, 1, 5_000) }, 1);
+        assert_eq!(
+            unsafe { poll(&mut pfd, 1, Some(Duration::from_secs(5))) },
+            1
+        );
         assert_eq!(pfd.revents & libc::POLLIN, libc::POLLIN);
         // SAFETY: `buf` is 8 writable bytes.
         assert_eq!(unsafe { read(a.raw(), buf.as_mut_ptr().cast(), 8) }, 3);
@@ -411,10 +436,20 @@ mod tests {
         let n = unsafe { write(-1, b"x".as_ptr().cast(), 1) };
         assert_eq!(n, -(libc::EBADF as isize));
         assert_eq!(check(n).unwrap_err().raw_os_error(), Some(libc::EBADF));
-        // A poll that times out waits, then reports nothing.
+        // A poll that times out reports nothing, an absurd timeout is
+        // taken (nothing else is watched, so the ready fd ends it), and no
+        // timeout at all waits for readiness.
         pfd.events = libc::POLLPRI;
         // SAFETY: one pollfd.
-        assert_eq!(unsafe { poll(&mut pfd, 1, 1) }, 0);
+        assert_eq!(
+            unsafe { poll(&mut pfd, 1, Some(Duration::from_micros(1))) },
+            0
+        );
+        pfd.events = libc::POLLOUT;
+        // SAFETY: one pollfd.
+        assert_eq!(unsafe { poll(&mut pfd, 1, Some(Duration::MAX)) }, 1);
+        // SAFETY: one pollfd.
+        assert_eq!(unsafe { poll(&mut pfd, 1, None) }, 1);
     }
 
     /// epoll_wait's results and errors, where it exists.
