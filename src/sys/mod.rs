@@ -269,8 +269,18 @@ pub trait Selector: Sized {
 /// `None` is `-1` (block), anything else is rounded *up* to the next
 /// millisecond (so 1 ns waits 1 ms instead of spinning) and capped at
 /// `i32::MAX` ms (about 24.8 days), so `Duration::MAX` cannot overflow.
-// Used by epoll and poll(2); kqueue takes a timespec.
-#[cfg_attr(not(rouse_poll), allow(dead_code))]
+// Used by epoll, WASI, IOCP and poll(2) through libc; kqueue and the raw
+// `ppoll` (sys/unix/syscall.rs) take a timespec.
+#[cfg_attr(
+    not(any(
+        rouse_epoll,
+        rouse_wasi,
+        rouse_wasip2,
+        rouse_iocp,
+        all(rouse_poll, not(all(rouse_raw_syscalls, not(miri))))
+    )),
+    allow(dead_code)
+)]
 #[inline]
 pub(crate) fn timeout_ms(timeout: Option<Duration>) -> i32 {
     match timeout {
