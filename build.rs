@@ -14,7 +14,7 @@
 //! | `rouse_iocp` | features `iocp` and `std`, target Windows |
 //! | `rouse_table` | any of `rouse_poll`, `rouse_wasi`, `rouse_wasip2`, `rouse_iocp` (the table backends) |
 //! | `rouse_sock_flags` | `socket`/`accept4` take `SOCK_NONBLOCK \| SOCK_CLOEXEC` |
-//! | `rouse_raw_syscalls` | glibc on 64-bit x86, ARM or RISC-V Linux, unless `ROUSE_LIBC_CALLS` is set or a sanitizer is on: the hot-path system calls skip glibc's cancellation bookkeeping (`src/sys/unix/syscall.rs`) |
+//! | `rouse_raw_syscalls` | glibc on 64-bit x86, ARM or RISC-V Linux, unless `ROUSE_LIBC_CALLS` is set, a sanitizer is on or Miri runs: the hot-path system calls skip glibc's cancellation bookkeeping (`src/sys/unix/syscall.rs`) |
 //!
 //! What the compiler has:
 //!
@@ -77,12 +77,16 @@ fn main() {
     let libc_calls = env::var_os("ROUSE_LIBC_CALLS").is_some_and(|v| !v.is_empty() && v != "0");
     // The sanitizers see system calls through libc's functions only.
     let sanitized = env::var("CARGO_ENCODED_RUSTFLAGS").is_ok_and(|f| f.contains("sanitizer"));
+    // Nor does Miri, which interprets libc's functions (cargo miri sets
+    // this for build scripts).
+    let miri = env::var_os("CARGO_CFG_MIRI").is_some();
     let raw_syscalls = os == "linux"
         && env == "gnu"
         && width == "64"
         && RAW_SYSCALL_ARCH.contains(&arch.as_str())
         && !libc_calls
-        && !sanitized;
+        && !sanitized
+        && !miri;
     let cfgs = [
         ("rouse_epoll", epoll),
         ("rouse_kqueue", feature("kqueue") && kqueue_os),

@@ -87,9 +87,7 @@ impl<T: AsRawFd> IoSource<T> {
     #[cold]
     #[inline(never)]
     fn os_error(&self, ret: isize, interest: Interest) -> io::Error {
-        // What `syscall::error` makes, built here: one call fewer on the
-        // `WouldBlock` that ends every drain.
-        let err = io::Error::from_raw_os_error(-ret as i32);
+        let err = syscall::error(ret);
         self.after_error(&err, interest);
         err
     }

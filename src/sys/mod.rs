@@ -277,7 +277,7 @@ pub trait Selector: Sized {
         rouse_wasi,
         rouse_wasip2,
         rouse_iocp,
-        all(rouse_poll, not(all(rouse_raw_syscalls, not(miri))))
+        all(rouse_poll, not(rouse_raw_syscalls))
     )),
     allow(dead_code)
 )]

@@ -36,7 +36,7 @@ pub(crate) fn last_error() -> io::Error {
 }
 
 /// The error with OS error code `code` (an `errno` value).
-#[cold]
+#[inline]
 pub(crate) fn os_error(code: i32) -> io::Error {
     #[cfg(feature = "std")]
     {
@@ -48,16 +48,16 @@ pub(crate) fn os_error(code: i32) -> io::Error {
     }
 }
 
-/// The calling thread's `errno`.
-// Used where rouse calls libc's wrappers (see `syscall`) and without std.
-#[allow(dead_code)]
+/// The calling thread's `errno`: for `last_error` without std, and where
+/// `syscall` calls libc's functions.
+#[cfg(any(not(feature = "std"), not(rouse_raw_syscalls)))]
 fn errno() -> i32 {
     // SAFETY: the errno location is valid for the calling thread for its
     // whole life; reading it has no side effect.
     unsafe { *errno_location() }
 }
 
-#[allow(dead_code)]
+#[cfg(any(not(feature = "std"), not(rouse_raw_syscalls)))]
 unsafe fn errno_location() -> *mut libc::c_int {
     cfg_if::cfg_if! {
         if #[cfg(any(target_os = "linux", target_os = "redox", target_os = "dragonfly", target_os = "fuchsia"))] {
